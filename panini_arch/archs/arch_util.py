@@ -1,0 +1,60 @@
+"""Loading published or trained weights into a module, with errors that name the file."""
+import os
+
+import torch
+
+
+def load_state_dict_file(module, path, key, what, source_hint=''):
+    """Load ``torch.load(path)[key]`` into ``module`` strictly, weights only.
+
+    Args:
+        module (nn.Module): receives the weights.
+        path (str): checkpoint file.
+        key (str | None): entry of the checkpoint dict holding the state dict
+            (``'params_ema'``, ``'params'``); None when the file is the state dict.
+        what (str): what the file is, for messages ("StyleGAN2 generator").
+        source_hint (str): where users get the file, appended to a missing-file error.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        RuntimeError: unreadable/truncated file, or missing, unexpected or
+            wrongly shaped keys (all listed).
+        KeyError: ``key`` is not in the checkpoint.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        hint = f' {source_hint}' if source_hint else ''
+        raise FileNotFoundError(f'{what} weights not found: {path}.{hint}')
+    try:
+        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as error:  # torch raises several types for corrupt files
+        raise RuntimeError(f'Cannot read {what} weights from {path} (truncated or not a torch file?): '
+                           f'{error}') from error
+    state_dict = checkpoint
+    if key is not None:
+        if not isinstance(checkpoint, dict) or key not in checkpoint:
+            found = sorted(checkpoint.keys()) if isinstance(checkpoint, dict) else type(checkpoint).__name__
+            raise KeyError(f'{path} has no key {key!r} holding the {what} weights; found: {found}')
+        state_dict = checkpoint[key]
+    check_state_dict(module, state_dict, path, what)
+    module.load_state_dict(state_dict, strict=True)
+
+
+def check_state_dict(module, state_dict, path, what):
+    """Raise a RuntimeError listing every missing, unexpected or mis-shaped key."""
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(own))
+    mismatched = [
+        f'{k}: file {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}' for k in sorted(set(own) & set(state_dict))
+        if tuple(own[k].shape) != tuple(state_dict[k].shape)
+    ]
+    problems = []
+    if missing:
+        problems.append(f'missing keys {missing}')
+    if unexpected:
+        problems.append(f'unexpected keys {unexpected}')
+    if mismatched:
+        problems.append(f'shape mismatch {mismatched}')
+    if problems:
+        raise RuntimeError(f'{what} weights in {path} do not fit the network: ' + '; '.join(problems))

@@ -1,0 +1,32 @@
+"""Pure-PyTorch upfirdn2d: upsample (zero insertion), pad, FIR filter, downsample."""
+import torch
+import torch.nn.functional as F
+
+
+def upfirdn2d(x, kernel, up=1, down=1, pad=(0, 0)):
+    """Same call and result as ``basicsr.ops.upfirdn2d.upfirdn2d``.
+
+    Args:
+        x (Tensor): (B, C, H, W).
+        kernel (Tensor): (kh, kw) FIR filter.
+        up (int): zero-insertion factor on both axes.
+        down (int): decimation factor on both axes.
+        pad (tuple[int, int]): (before, after) padding on both axes; negative crops.
+
+    Returns:
+        Tensor: (B, C, (H*up + pad0 + pad1 - kh) // down + 1, ...).
+    """
+    b, c, h, w = x.shape
+    pad0, pad1 = pad
+    if up > 1:
+        x = x.reshape(b, c, h, 1, w, 1)
+        x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
+        x = x.reshape(b, c, h * up, w * up)
+    x = F.pad(x, [max(pad0, 0), max(pad1, 0), max(pad0, 0), max(pad1, 0)])
+    if pad0 < 0 or pad1 < 0:
+        x = x[:, :, max(-pad0, 0):x.shape[2] - max(-pad1, 0), max(-pad0, 0):x.shape[3] - max(-pad1, 0)]
+    kh, kw = kernel.shape
+    weight = torch.flip(kernel, [0, 1]).to(x.dtype).view(1, 1, kh, kw)
+    x = x.reshape(b * c, 1, x.shape[2], x.shape[3])
+    out = F.conv2d(x, weight, stride=down)
+    return out.view(b, c, out.shape[2], out.shape[3])
