@@ -1,0 +1,221 @@
+"""HQ face reading shared by the Panini datasets: file list, disk/LMDB back-ends, bad-input policy.
+
+The behaviour for every kind of bad input is tabulated in ``docs/data.md``. In short:
+
+* construction fails (always) on a missing ``dataroot_gt``/``meta_info``, an empty folder, an
+  unknown back-end or an invalid option;
+* entries whose file (disk) or key (LMDB) is missing are dropped at construction with one warning
+  and counted in ``num_missing`` (``strict: true``: error instead);
+* undecodable, truncated or non-square images are skipped when read: the next readable entry is
+  used instead, a warning names the file, ``num_skipped`` counts them (``strict: true``: error);
+* grayscale, RGBA (alpha dropped) and 16-bit images (high byte kept) are converted to 8-bit BGR;
+* square images of the wrong size are resized to ``gt_size`` (area down, cubic up), counted in
+  ``num_resized`` and warned about once.
+"""
+import os
+
+import cv2
+import numpy as np
+import torch
+from basicsr.utils import get_root_logger
+
+IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.webp', '.tif', '.tiff')
+_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+_PNG_END = b'IEND\xaeB`\x82'
+
+
+class BadImageError(ValueError):
+    """An image that cannot be used (undecodable, truncated, non-square)."""
+
+
+def read_meta_info(meta_path):
+    """Names from a BasicSR meta-info file: the first token of every non-blank line.
+
+    Lines look like ``0000.png (1024,1024,3) 1``; only ``0000.png`` is used.
+    """
+    if not os.path.isfile(meta_path):
+        raise FileNotFoundError(f'meta_info file not found: {meta_path}')
+    with open(meta_path, encoding='utf-8') as f:
+        return [line.split()[0] for line in f if line.strip()]
+
+
+def decode_face(data, name):
+    """Decode image bytes to uint8 BGR H x W x 3, converting gray, RGBA and 16-bit.
+
+    Raises:
+        BadImageError: undecodable or truncated data (PNG without IEND, JPEG without EOI).
+    """
+    if data is None or len(data) == 0:
+        raise BadImageError(f'{name}: empty or missing data')
+    if data[:8] == _PNG_SIGNATURE and not data.rstrip(b'\x00').endswith(_PNG_END):
+        raise BadImageError(f'{name}: truncated PNG (no IEND chunk)')
+    if data[:2] == b'\xff\xd8' and not data.rstrip(b'\x00\r\n').endswith(b'\xff\xd9'):
+        raise BadImageError(f'{name}: truncated JPEG (no end-of-image marker)')
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        raise BadImageError(f'{name}: not a decodable image')
+    return img
+
+
+def to_tensor(img, mean, std):
+    """uint8 BGR H x W x 3 -> float32 RGB tensor (3, H, W), ``(x / 255 - mean) / std`` per channel."""
+    rgb = torch.from_numpy(cv2.cvtColor(img, cv2.COLOR_BGR2RGB)).permute(2, 0, 1)
+    out = rgb.to(torch.float32, memory_format=torch.contiguous_format)
+    return out.mul_(1 / (255.0 * std)).sub_(mean / std)
+
+
+def positive_int_option(opt, key, default):
+    """``opt[key]`` (or ``default``) as a positive int; ValueError naming the option otherwise."""
+    value = opt.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f'Option {key!r} must be a positive integer, got {value!r}')
+    return int(value)
+
+
+def _channel_stats(opt, key, default):
+    value = opt.get(key, default)
+    try:
+        out = torch.tensor([float(v) for v in value], dtype=torch.float32)
+    except (TypeError, ValueError):
+        raise ValueError(f'Option {key!r} must be a list of 3 numbers, got {value!r}') from None
+    if out.numel() != 3 or (key == 'std' and bool((out == 0).any())):
+        raise ValueError(f'Option {key!r} must be 3 numbers (std non-zero), got {value!r}')
+    return out.view(3, 1, 1)
+
+
+class FaceSource:
+    """The HQ faces of a dataset: which entries exist and how to read one.
+
+    Args:
+        opt (dict): ``dataroot_gt`` (folder, or ``*.lmdb`` folder for LMDB), ``meta_info`` (optional for
+            disk, defaults to ``<dataroot_gt>/meta_info.txt`` for LMDB), ``io_backend: {type: disk|lmdb}``,
+            ``gt_size`` (1024), ``mean``/``std`` (0.5 each), ``strict`` (False).
+
+    Attributes:
+        names (list[str]): entry names (file names relative to ``dataroot_gt``, or LMDB keys).
+        paths (list[str]): what datasets report as ``gt_path``.
+        num_missing, num_skipped, num_resized (int): bad-input counters (per process).
+    """
+
+    def __init__(self, opt):
+        self.logger = get_root_logger()
+        self.root = opt.get('dataroot_gt')
+        if not self.root:
+            raise ValueError('Option dataroot_gt is required')
+        self.root = str(self.root)
+        if not os.path.isdir(self.root):
+            raise FileNotFoundError(f'dataroot_gt is not a folder: {self.root}')
+        backend = dict(opt.get('io_backend') or {'type': 'disk'})
+        self.backend = backend.pop('type', None)
+        if self.backend not in ('disk', 'lmdb'):
+            raise ValueError(f"io_backend.type must be 'disk' or 'lmdb', got {self.backend!r}")
+        self.gt_size = positive_int_option(opt, 'gt_size', 1024)
+        self.mean = _channel_stats(opt, 'mean', [0.5, 0.5, 0.5])
+        self.std = _channel_stats(opt, 'std', [0.5, 0.5, 0.5])
+        self.strict = bool(opt.get('strict', False))
+        self.num_missing = self.num_skipped = self.num_resized = 0
+        self._env = self._env_pid = None
+
+        meta_info = opt.get('meta_info')
+        if self.backend == 'lmdb':
+            if not os.path.isfile(os.path.join(self.root, 'data.mdb')):
+                raise FileNotFoundError(f'dataroot_gt is not an LMDB folder (no data.mdb): {self.root}')
+            names = read_meta_info(meta_info or os.path.join(self.root, 'meta_info.txt'))
+            self.names = [os.path.splitext(n)[0] for n in names]
+            present = self._lmdb_keys()
+            self._drop_missing([n for n in self.names if n not in present], 'LMDB key')
+            self.paths = list(self.names)
+        else:
+            if meta_info:
+                self.names = read_meta_info(meta_info)
+                root = self.root
+                self._drop_missing([n for n in self.names if not os.path.isfile(os.path.join(root, n))], 'file')
+            else:
+                self.names = sorted(
+                    os.path.relpath(os.path.join(d, f), self.root) for d, _, files in os.walk(self.root)
+                    for f in files if f.lower().endswith(IMAGE_EXTENSIONS))
+            self.paths = [os.path.join(self.root, n) for n in self.names]
+        if not self.names:
+            where = f'meta_info {meta_info}' if meta_info else f'dataroot_gt {self.root}'
+            raise ValueError(f'No images in {where} (extensions {", ".join(IMAGE_EXTENSIONS)})')
+
+    def __len__(self):
+        return len(self.names)
+
+    def _open_env(self):
+        import lmdb
+        return lmdb.open(self.root, readonly=True, lock=False, readahead=False, meminit=False)
+
+    def _lmdb_keys(self):
+        env = self._open_env()
+        with env.begin() as txn:
+            keys = {k.decode('ascii') for k in txn.cursor().iternext(keys=True, values=False)}
+        env.close()
+        return keys
+
+    def _drop_missing(self, missing, what):
+        if not missing:
+            return
+        shown = ', '.join(missing[:5]) + (' ...' if len(missing) > 5 else '')
+        msg = f'{len(missing)} meta_info entries have no {what} under {self.root}: {shown}'
+        if self.strict:
+            raise FileNotFoundError(msg)
+        self.logger.warning(f'{msg} (dropped; set strict: true to fail)')
+        gone = set(missing)
+        self.names = [n for n in self.names if n not in gone]
+        self.num_missing = len(missing)
+
+    def read_bytes(self, index):
+        """Raw bytes of entry ``index`` (None for a vanished LMDB key)."""
+        if self.backend == 'lmdb':
+            if self._env_pid != os.getpid():  # an LMDB environment must not cross a fork
+                self._env, self._env_pid = self._open_env(), os.getpid()
+            with self._env.begin(write=False) as txn:
+                return txn.get(self.names[index].encode('ascii'))
+        try:
+            with open(self.paths[index], 'rb') as f:
+                return f.read()
+        except OSError as err:
+            raise BadImageError(f'{self.paths[index]}: {err}') from None
+
+    def read(self, index):
+        """Entry ``index`` as uint8 BGR (gt_size, gt_size, 3); raises BadImageError for unusable data."""
+        img = decode_face(self.read_bytes(index), self.paths[index])
+        h, w = img.shape[:2]
+        if h != w:
+            raise BadImageError(f'{self.paths[index]}: not square ({h}x{w}); faces must be aligned squares')
+        if h != self.gt_size:
+            if self.num_resized == 0:
+                self.logger.warning(f'{self.paths[index]}: {h}x{w} resized to gt_size {self.gt_size} '
+                                    '(further resizes are only counted)')
+            self.num_resized += 1
+            interp = cv2.INTER_AREA if h > self.gt_size else cv2.INTER_CUBIC
+            img = cv2.resize(img, (self.gt_size, self.gt_size), interpolation=interp)
+        return img
+
+    def read_valid(self, index, exclude=None):
+        """First usable entry from ``index`` on (wrapping), never ``exclude``.
+
+        Returns:
+            tuple: (entry index, uint8 BGR image of (gt_size, gt_size, 3)).
+
+        Raises:
+            BadImageError: in strict mode at the first bad entry, else when no entry is usable.
+        """
+        n = len(self.names)
+        for step in range(n):
+            i = (index + step) % n
+            if i == exclude:
+                continue
+            try:
+                return i, self.read(i)
+            except BadImageError as err:
+                if self.strict:
+                    raise
+                self.num_skipped += 1
+                self.logger.warning(f'Skipped bad image ({err}); {self.num_skipped} skipped so far')
+        raise BadImageError(f'No usable image in {self.root}')
+
+    def to_tensor(self, img):
+        """uint8 BGR -> normalised RGB float tensor (3, H, W) with this source's mean/std."""
+        return to_tensor(img, self.mean, self.std)

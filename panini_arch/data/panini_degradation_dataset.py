@@ -1,0 +1,105 @@
+"""Training/testing pairs for Panini-Net: HQ faces degraded on the fly by Eq. 10 (or bicubic 16x)."""
+import cv2
+import numpy as np
+from basicsr.utils.registry import DATASET_REGISTRY
+from PIL import Image
+from torch.utils import data
+
+from .degradation import degradation_ranges, degrade_uint8, params_tensor, sample_degradation
+from .face_source import FaceSource, positive_int_option
+
+
+class DegradationOptions:
+    """Options shared by the Panini datasets (parsed and checked once).
+
+    Keys: ``use_hflip`` (False), ``deterministic`` (False), ``seed`` (0), ``blur_kernel_size`` (41),
+    ``downsample_range``, ``blur_sigma``, ``noise_range``, ``jpeg_range`` (see ``degradation.py``;
+    null switches a term off).
+
+    With ``deterministic: true`` sample ``i`` draws from ``np.random.default_rng([seed, i])``, so it is
+    the same in every run, epoch, worker count and machine; otherwise every call draws fresh entropy.
+    """
+
+    def __init__(self, opt):
+        self.use_hflip = bool(opt.get('use_hflip', False))
+        self.deterministic = bool(opt.get('deterministic', False))
+        self.seed = opt.get('seed', 0)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise ValueError(f'Option seed must be a non-negative integer, got {self.seed!r}')
+        self.kernel_size = positive_int_option(opt, 'blur_kernel_size', 41)
+        if self.kernel_size % 2 == 0:
+            raise ValueError(f'Option blur_kernel_size must be odd, got {self.kernel_size}')
+        self.ranges = degradation_ranges(opt)
+
+    def rng(self, index):
+        """The generator for sample ``index``."""
+        return np.random.default_rng([int(self.seed), int(index)]) if self.deterministic else np.random.default_rng()
+
+    def flip(self, img, rng):
+        """Horizontal flip with probability 0.5 when ``use_hflip``; one draw from ``rng`` either way."""
+        return cv2.flip(img, 1) if rng.random() < 0.5 and self.use_hflip else img
+
+
+@DATASET_REGISTRY.register()
+class PaniniDegradationDataset(data.Dataset):
+    """HQ face -> (LQ, GT) pair, LQ made by Eq. 10 or, with ``scale``, by bicubic downsampling.
+
+    Options (BasicSR dataset section): ``dataroot_gt``, ``meta_info``, ``io_backend: {type: disk|lmdb}``,
+    ``gt_size`` (1024), ``in_size`` (512), ``scale`` (unset; e.g. 16 for the 16x SR setting: ``lq`` is
+    the GT bicubic-downsampled to ``gt_size / scale``, no other degradation), ``use_hflip``, ``mean``/``std``
+    (0.5 -> [-1, 1]), ``deterministic``, ``seed``, ``strict``, the four ranges and ``blur_kernel_size``.
+
+    Returns (``__getitem__``):
+        dict: ``lq`` float32 (3, in_size, in_size) RGB, ``gt`` float32 (3, gt_size, gt_size) RGB, both
+        ``(x - mean) / std`` of [0, 1] values; ``lq_path``, ``gt_path`` (str, the HQ source);
+        ``deg_params`` float32 (4,) = r, sigma, delta, q (SR: scale, 0, 0, 100).
+    """
+
+    def __init__(self, opt):
+        super().__init__()
+        self.opt = opt
+        self.source = FaceSource(opt)
+        self.deg = DegradationOptions(opt)
+        gt_size = self.source.gt_size
+        self.scale = opt.get('scale')
+        if self.scale is not None:
+            self.scale = positive_int_option(opt, 'scale', None)
+            if gt_size % self.scale:
+                raise ValueError(f'Option scale ({self.scale}) must divide gt_size ({gt_size})')
+            self.in_size = gt_size // self.scale
+            if opt.get('in_size', self.in_size) != self.in_size:
+                raise ValueError(f"Option in_size ({opt['in_size']}) contradicts scale {self.scale}: "
+                                 f'the SR input is gt_size / scale = {self.in_size}')
+        else:
+            self.in_size = positive_int_option(opt, 'in_size', 512)
+
+    def __len__(self):
+        return len(self.source)
+
+    def degrade(self, index):
+        """Sample ``index`` as 8-bit images, before tensor conversion (used by the test-set scripts).
+
+        Returns:
+            tuple: (gt uint8 BGR (gt_size, gt_size, 3), lq uint8 BGR (in_size, in_size, 3),
+            params dict r/sigma/delta/q, gt_path str).
+        """
+        rng = self.deg.rng(index)
+        used, gt = self.source.read_valid(index)
+        gt = self.deg.flip(gt, rng)
+        if self.scale is not None:
+            params = {'r': float(self.scale), 'sigma': 0.0, 'delta': 0.0, 'q': 100}
+            lq = np.asarray(Image.fromarray(gt).resize((self.in_size, self.in_size), Image.BICUBIC))
+        else:
+            params = sample_degradation(rng, self.deg.ranges)
+            lq = degrade_uint8(gt, params, self.in_size, self.deg.kernel_size, rng)
+        return gt, lq, params, self.source.paths[used]
+
+    def __getitem__(self, index):
+        gt, lq, params, path = self.degrade(index)
+        return {
+            'lq': self.source.to_tensor(lq),
+            'gt': self.source.to_tensor(gt),
+            'lq_path': path,
+            'gt_path': path,
+            'deg_params': params_tensor(params)
+        }
