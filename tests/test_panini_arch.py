@@ -1,0 +1,221 @@
+"""PaniniNet and DRE: registry, shapes, gradients, prior equivalence, weight loading, analysis hooks."""
+import pytest
+import torch
+
+import panini_arch  # noqa: F401
+from basicsr.archs.stylegan2_arch import StyleGAN2Generator
+from basicsr.utils.registry import ARCH_REGISTRY
+from panini_arch.archs.dre_arch import DRE
+from panini_arch.archs.panini_arch import PaniniNet
+
+TINY = dict(in_size=64, out_size=128, num_style_feat=64, narrow=1 / 16, rrdb_channels=4, num_rrdb=1)
+VARIANTS = {
+    'fr': {},
+    'sr': dict(degradation_input='learned', cbam_reduction=8),
+    'catconv': dict(fusion='catconv'),
+}
+
+
+def tiny(**kwargs):
+    torch.manual_seed(0)
+    return PaniniNet(**{**TINY, **kwargs})
+
+
+@pytest.fixture(scope='module')
+def net():
+    return tiny().eval()
+
+
+@pytest.fixture(scope='module')
+def lq():
+    torch.manual_seed(1)
+    return torch.rand(2, 3, 64, 64) * 2 - 1
+
+
+def test_registry_builds_from_yaml_style_kwargs():
+    built = ARCH_REGISTRY.get('PaniniNet')(**TINY)
+    assert isinstance(built, PaniniNet)
+    assert ARCH_REGISTRY.get('DRE') is DRE
+
+
+def test_dre_shapes_and_head():
+    dre = DRE(with_head=True, head_dim=128)
+    v_dr = dre(torch.rand(3, 3, 300, 200))
+    assert v_dr.shape == (3, 256)
+    assert dre.project(v_dr).shape == (3, 128)
+    with pytest.raises(RuntimeError, match='with_head=False'):
+        DRE().project(v_dr)
+
+
+@pytest.mark.parametrize('variant', sorted(VARIANTS))
+def test_forward_backward_every_learnable_parameter_gets_a_gradient(variant, lq):
+    model = tiny(**VARIANTS[variant]).train()
+    out = model(lq)
+    assert out.shape == (2, 3, 128, 128) and torch.isfinite(out).all()
+    out.square().mean().backward()
+    learnable = {name for name, p in model.named_parameters() if p.requires_grad}
+    without_grad = sorted(name for name, p in model.named_parameters() if p.requires_grad and p.grad is None)
+    assert learnable and not without_grad
+    frozen = {name for name, p in model.named_parameters() if not p.requires_grad}
+    assert all(name.startswith('generator.style_mlp.') or name.startswith('dre.') for name in frozen)
+
+
+def test_fixed_dre_gets_no_gradient_and_keeps_eval_mode(lq):
+    model = tiny(fix_dre=True).train()
+    assert not model.dre.training
+    model(lq).mean().backward()
+    assert all(p.grad is None and not p.requires_grad for p in model.dre.parameters())
+
+
+def test_unfixed_dre_learns(lq):
+    model = tiny(fix_dre=False).train()
+    assert model.dre.training
+    model(lq).mean().backward()
+    assert all(p.grad is not None for p in model.dre.parameters())
+
+
+def test_prior_path_equals_stylegan2_generator_on_same_codes(net, lq):
+    with torch.no_grad():
+        out = net(lq, drop='ife', mask_bias=100.0)
+        _, latent = net.encode(lq)
+        reference = StyleGAN2Generator(128, num_style_feat=64, narrow=1 / 16)
+        reference.load_state_dict(net.generator.state_dict())
+        expected, _ = reference([latent], input_is_latent=True, randomize_noise=False)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
+
+
+def test_masks_lie_in_open_unit_interval_and_theta_is_dafi5_mean(net, lq):
+    with torch.no_grad():
+        image, masks = net(lq, return_masks=True)
+    channels = net.generator.channels['64']
+    assert masks.shape == (2, 5, channels)
+    assert ((masks > 0) & (masks < 1)).all()
+    theta = masks[:, 4].mean(1)
+    assert theta.shape == (2, )
+    torch.testing.assert_close(image, net(lq))
+
+
+def test_mask_bias_moves_masks_towards_the_prior(net, lq):
+    with torch.no_grad():
+        base = net.degradation_masks(lq)
+        up = net.degradation_masks(lq, mask_bias=2.0)
+        per_level = net.degradation_masks(lq, mask_bias=torch.tensor([0., 0., 0., 0., -3.]))
+        out_base, out_biased = net(lq), net(lq, mask_bias=2.0)
+    assert (up > base).all()
+    torch.testing.assert_close(per_level[:, :4], base[:, :4])
+    assert (per_level[:, 4] < base[:, 4]).all()
+    assert not torch.allclose(out_base, out_biased)
+    with pytest.raises(ValueError, match='mask_bias'):
+        net(lq, mask_bias=torch.zeros(3))
+
+
+def test_drop_removes_one_source_as_in_eq12_eq13(net, lq):
+    with torch.no_grad():
+        full = net(lq)
+        y_ife = net(lq, drop='gpb')
+        y_gpb = net(lq, drop='ife')
+        all_ife = net(lq, drop='gpb', mask_bias=-100.0)
+        plain = net(lq, mask_bias=-100.0)
+    assert not torch.allclose(full, y_ife) and not torch.allclose(full, y_gpb)
+    assert not torch.allclose(y_ife, y_gpb)
+    torch.testing.assert_close(all_ife, plain, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match='drop'):
+        net(lq, drop='both')
+
+
+def test_catconv_has_no_masks_but_supports_drop(lq):
+    model = tiny(fusion='catconv').eval()
+    assert model.dre is None and model.mask_generator is None
+    with torch.no_grad():
+        assert not torch.allclose(model(lq), model(lq, drop='gpb'))
+    with pytest.raises(ValueError, match='Cat-Conv'):
+        model(lq, return_masks=True)
+    with pytest.raises(ValueError, match='Cat-Conv'):
+        model(lq, mask_bias=1.0)
+
+
+@pytest.mark.parametrize('bad,match', [
+    (torch.rand(1, 3, 32, 32), '64x64'),
+    (torch.rand(1, 1, 64, 64), 'channels'),
+    (torch.randint(0, 255, (1, 3, 64, 64), dtype=torch.uint8), 'floating-point'),
+    (torch.rand(3, 64, 64), r'\(B, 3, 64, 64\)'),
+])
+def test_bad_input_raises_value_error_saying_what_was_expected(net, bad, match):
+    with pytest.raises(ValueError, match=match):
+        net(bad)
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(in_size=48), 'power of two'),
+    (dict(out_size=64), 'larger'),
+    (dict(fusion='sum'), 'fusion'),
+    (dict(degradation_input='none'), 'degradation_input'),
+    (dict(fusion='catconv', dre_path='x.pth'), 'dre_path'),
+])
+def test_bad_configuration_is_rejected(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        tiny(**kwargs)
+
+
+def test_sizes_generalise_and_latent_count_follows_out_size():
+    model = tiny(in_size=128, out_size=256)
+    assert model.lce.num_latent == model.generator.num_latent == 14
+    with torch.no_grad():
+        assert model(torch.rand(1, 3, 128, 128)).shape == (1, 3, 256, 256)
+
+
+def test_stylegan_weights_load_bit_identical(tmp_path):
+    source = StyleGAN2Generator(128, num_style_feat=64, narrow=1 / 16)
+    path = tmp_path / 'stylegan2.pth'
+    torch.save({'params_ema': source.state_dict()}, path)
+    model = tiny(stylegan_path=str(path))
+    for key, value in source.state_dict().items():
+        assert torch.equal(model.generator.state_dict()[key], value), key
+
+
+def test_dre_weights_from_udrl_export_load(tmp_path):
+    dre = DRE(pool_size=64)
+    path = tmp_path / 'net_dre_10.pth'
+    torch.save({'params': dre.state_dict()}, path)
+    model = tiny(dre_path=str(path))
+    for key, value in dre.state_dict().items():
+        assert torch.equal(model.dre.state_dict()[key], value), key
+
+
+def test_weight_file_errors_name_file_and_keys(tmp_path):
+    with pytest.raises(FileNotFoundError, match='missing.pth'):
+        tiny(stylegan_path=str(tmp_path / 'missing.pth'))
+
+    good = tmp_path / 'good.pth'
+    torch.save({'params_ema': StyleGAN2Generator(128, num_style_feat=64, narrow=1 / 16).state_dict()}, good)
+    truncated = tmp_path / 'truncated.pth'
+    truncated.write_bytes(good.read_bytes()[:1000])
+    with pytest.raises(RuntimeError, match='truncated.pth'):
+        tiny(stylegan_path=str(truncated))
+
+    wrong_key = tmp_path / 'wrong_key.pth'
+    torch.save({'params': {}}, wrong_key)
+    with pytest.raises(KeyError, match="wrong_key.pth has no key 'params_ema'"):
+        tiny(stylegan_path=str(wrong_key))
+
+    wider = tmp_path / 'wider.pth'
+    torch.save({'params_ema': StyleGAN2Generator(128, num_style_feat=64, narrow=1 / 8).state_dict()}, wider)
+    with pytest.raises(RuntimeError, match=r'wider.pth.*shape mismatch.*constant_input.weight'):
+        tiny(stylegan_path=str(wider))
+
+    smaller = tmp_path / 'smaller.pth'
+    torch.save({'params_ema': StyleGAN2Generator(64, num_style_feat=64, narrow=1 / 16).state_dict()}, smaller)
+    with pytest.raises(RuntimeError, match=r'smaller.pth.*missing keys.*style_convs.8'):
+        tiny(stylegan_path=str(smaller))
+
+
+@pytest.mark.slow
+def test_full_size_panini_fr_has_published_parameter_count_and_runs():
+    torch.manual_seed(0)
+    model = PaniniNet().eval()
+    num_params = sum(p.numel() for p in model.parameters())
+    assert 85e6 <= num_params <= 105e6
+    assert model.lce.linear.weight.numel() == 4096 * 18 * 512
+    with torch.no_grad():
+        out = model(torch.rand(1, 3, 512, 512) * 2 - 1)
+    assert out.shape == (1, 3, 1024, 1024) and torch.isfinite(out).all()
