@@ -134,10 +134,12 @@ def _axis_operator(n_in, n_out, sigma, kernel_size):
         vals = weights[:, :, None] * g
     else:
         cols, vals = src, weights
-    rows = np.broadcast_to(np.arange(n_out).reshape((-1, ) + (1, ) * (cols.ndim - 1)), cols.shape)
     keep = vals > 1e-9 * vals.max()
-    mat = sparse.coo_matrix((vals[keep], (rows[keep], cols[keep])), shape=(n_out, n_in))
-    return mat.tocsr().astype(np.float32)
+    vals, cols = vals.reshape(n_out, -1), cols.reshape(n_out, -1)
+    keep = keep.reshape(n_out, -1)
+    indptr = np.concatenate([[0], np.cumsum(keep.sum(axis=1))])
+    # duplicate columns (reflected taps, the two bilinear neighbours) add up in the product
+    return sparse.csr_matrix((vals[keep].astype(np.float32), cols[keep], indptr), shape=(n_out, n_in))
 
 
 def blur_downsample(img, sigma, r, kernel_size=41):
@@ -226,4 +228,4 @@ def apply_degradation(img, params, out_size, kernel_size=41, rng=None):
 
 def params_tensor(params):
     """float32 tensor (4,) = r, sigma, delta, q of a parameter dict."""
-    return torch.tensor([params['r'], params['sigma'], params['delta'], params['q']], dtype=torch.float32)
+    return torch.from_numpy(np.array([params['r'], params['sigma'], params['delta'], params['q']], np.float32))
