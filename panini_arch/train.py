@@ -1,0 +1,26 @@
+"""Train with BasicSR's own pipeline, panini_arch registered first.
+
+``python panini_arch/train.py -opt X.yml`` (or the ``panini-train`` console
+script) takes BasicSR's flags: ``-opt``, ``--launcher none|pytorch|slurm``,
+``--auto_resume``, ``--debug``, ``--local_rank`` (or ``--local-rank``) and
+``--force_yml``. Experiments, logs and ``tb_logger/`` land under the current
+working directory, as with BasicSR's ``train.py`` run from its checkout (BasicSR
+uses the checkout root; an installed package has no such writable root).
+"""
+import os
+import sys
+
+if not __package__:  # run as a file: make the repository, not panini_arch/, importable
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+import panini_arch  # noqa: E402,F401  (patches BasicSR and fills its registries)
+from basicsr.train import train_pipeline  # noqa: E402
+
+
+def main():
+    """Run ``basicsr.train.train_pipeline`` with the working directory as root path."""
+    train_pipeline(os.getcwd())
+
+
+if __name__ == '__main__':
+    main()
