@@ -1,0 +1,56 @@
+"""Identity similarity (cosine of ArcFace embeddings) between a restored face and its GT.
+
+Faces are the aligned FFHQ/CelebA-HQ crops of the test set; the whole image
+is resized to 112x112 (bicubic, antialiased) before the embedding, as
+face-restoration papers do for aligned crops. Higher is better; 1 = same embedding.
+"""
+import functools
+
+import torch
+import torch.nn.functional as F
+
+from basicsr.utils.registry import METRIC_REGISTRY
+from panini_arch.archs.arch_util import load_state_dict_file
+from .arcface_iresnet import IResNet
+from .metric_common import image_to_tensor, metric_device, require_weights
+
+ARCFACE_SOURCE = ('Get an insightface arcface_torch IResNet backbone.pth (e.g. ms1mv3_arcface_r100_fp16, '
+                  'github.com/deepinsight/insightface/tree/master/model_zoo) and pass its path with the '
+                  'matching `arch`.')
+ARCFACE_SIZE = 112
+
+
+@functools.lru_cache(maxsize=2)
+def build_arcface(arcface_path=None, arch='iresnet100'):
+    """IResNet ArcFace in eval mode on :func:`metric_device`, weights from a local arcface_torch file.
+
+    Raises:
+        MetricWeightsError: ``arcface_path`` missing.
+    """
+    path = require_weights(arcface_path, 'Identity (ArcFace)', 'arcface_path', ARCFACE_SOURCE)
+    net = IResNet(arch)
+    load_state_dict_file(net, path, None, f'ArcFace {arch}', ARCFACE_SOURCE)
+    return net.eval().to(metric_device())
+
+
+@torch.no_grad()
+def identity_similarity(net, img, img2, input_order='HWC', crop_border=0):
+    """Cosine similarity in [-1, 1] of the embeddings of two BGR [0, 255] face images."""
+    device = next(net.parameters()).device
+    faces = torch.cat([image_to_tensor(im, input_order, crop_border, device) for im in (img, img2)])
+    faces = F.interpolate(faces, size=(ARCFACE_SIZE, ARCFACE_SIZE), mode='bicubic', align_corners=False,
+                          antialias=True)
+    embedding = net(faces * 2 - 1)
+    return F.cosine_similarity(embedding[0:1], embedding[1:2]).item()
+
+
+@METRIC_REGISTRY.register()
+def calculate_identity(img, img2, crop_border=0, input_order='HWC', arcface_path=None, arch='iresnet100', **kwargs):
+    """ArcFace identity similarity of a restored face to its GT (higher is better).
+
+    Args:
+        img, img2 (ndarray): BGR face images in [0, 255].
+        arcface_path (str): insightface arcface_torch ``backbone.pth``.
+        arch (str): 'iresnet18' | 'iresnet34' | 'iresnet50' | 'iresnet100', matching the file.
+    """
+    return identity_similarity(build_arcface(arcface_path, arch), img, img2, input_order, crop_border)

@@ -1,0 +1,71 @@
+"""LPIPS (Zhang et al. 2018) from local weights only.
+
+The ``lpips`` package ships its learned linear heads but downloads the
+AlexNet/VGG16 backbone; here the backbone comes from a local torchvision
+checkpoint (``alexnet-owt-7be5be79.pth`` or ``vgg16-397923af.pth``, the files
+torchvision itself downloads, keys ``features.*``/``classifier.*``).
+"""
+import functools
+
+import lpips
+import torch
+from torchvision import models
+
+from basicsr.utils.registry import METRIC_REGISTRY
+from panini_arch.archs.arch_util import load_state_dict_file
+from .metric_common import image_to_tensor, metric_device, require_weights
+
+BACKBONES = {
+    'alex': (models.alexnet, 'alexnet-owt-7be5be79.pth'),
+    'vgg': (models.vgg16, 'vgg16-397923af.pth'),
+}
+SOURCE = ('Get the torchvision ImageNet checkpoint {file} (download.pytorch.org/models/{file}, or copy it from '
+          '~/.cache/torch/hub/checkpoints on a machine with internet) and pass its path.')
+
+
+@functools.lru_cache(maxsize=2)
+def build_lpips(net='alex', backbone_path=None):
+    """LPIPS v0.1 with the package's linear heads and a local torchvision backbone.
+
+    Args:
+        net (str): 'alex' or 'vgg'.
+        backbone_path (str): torchvision checkpoint of that backbone.
+
+    Returns:
+        lpips.LPIPS in eval mode on :func:`metric_device`.
+
+    Raises:
+        MetricWeightsError: ``backbone_path`` missing.
+    """
+    if net not in BACKBONES:
+        raise ValueError(f'LPIPS net must be one of {sorted(BACKBONES)}, got {net!r}')
+    factory, file_name = BACKBONES[net]
+    path = require_weights(backbone_path, f'LPIPS-{net}', 'backbone_path', SOURCE.format(file=file_name))
+    backbone = factory()
+    load_state_dict_file(backbone, path, None, f'torchvision {net} backbone', SOURCE.format(file=file_name))
+    model = lpips.LPIPS(net=net, pretrained=True, pnet_rand=True, verbose=False)
+    for stage in model.net.children():
+        for index, layer in stage.named_children():
+            layer.load_state_dict(backbone.features[int(index)].state_dict())
+    return model.eval().to(metric_device())
+
+
+@torch.no_grad()
+def lpips_distance(model, img, img2, input_order='HWC', crop_border=0):
+    """LPIPS distance between two BasicSR metric images (BGR, [0, 255]); 0 for identical images."""
+    device = next(model.parameters()).device
+    x = image_to_tensor(img, input_order, crop_border, device)
+    y = image_to_tensor(img2, input_order, crop_border, device)
+    return model(x, y, normalize=True).item()
+
+
+@METRIC_REGISTRY.register()
+def calculate_lpips(img, img2, crop_border=0, input_order='HWC', net='alex', backbone_path=None, **kwargs):
+    """LPIPS between a restored image and its GT (lower is better).
+
+    Args:
+        img, img2 (ndarray): BGR images in [0, 255], same size.
+        net (str): 'alex' (the common choice in face-restoration papers) or 'vgg'.
+        backbone_path (str): local torchvision checkpoint of the backbone.
+    """
+    return lpips_distance(build_lpips(net, backbone_path), img, img2, input_order, crop_border)
