@@ -1,0 +1,1 @@
+"""Evaluation helpers: resize policy, metric bookkeeping, comparison report, paper analyses."""

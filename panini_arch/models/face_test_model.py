@@ -1,0 +1,94 @@
+"""Test-only model: any registered face restoration net, batched, under one resize policy.
+
+Options used (besides BasicSR's): ``network_g``; ``path.pretrain_network_g`` and
+``path.param_key_g`` (null for a plain state dict); ``random_weights`` (tests only);
+``method`` (label in reports); ``paper`` ({table, method} for published numbers);
+``val.input_size`` (the method's input size); ``val.batch_size``; ``val.num_workers``;
+``val.forward_kwargs``; ``val.metrics`` (per-image functions and set metrics such as FID).
+
+Writes ``<results_root>/visualization/<dataset>/<name>.png`` (restored at GT size) and
+``<results_root>/metrics_<dataset>.json`` (metric values or "not computed" reasons,
+images/s). The resize policy is :mod:`panini_arch.evaluation.resize`.
+"""
+import json
+import logging
+import os
+import time
+from os import path as osp
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from basicsr.models.base_model import BaseModel
+from basicsr.utils import imwrite, tensor2img
+from basicsr.utils.registry import MODEL_REGISTRY
+from panini_arch.evaluation.metric_runner import MetricRunner
+from panini_arch.evaluation.net_loading import build_generator_from_opt
+from panini_arch.evaluation.resize import restore
+
+logger = logging.getLogger('basicsr')
+
+
+@MODEL_REGISTRY.register()
+class FaceTestModel(BaseModel):
+    """Evaluates ``network_g`` on paired LQ/GT folders; see the module docstring for options."""
+
+    def __init__(self, opt):
+        super().__init__(opt)
+        self.net_g = build_generator_from_opt(opt).to(self.device)
+        self.input_size = opt['val']['input_size']
+
+    @torch.no_grad()
+    def validation(self, dataloader, current_iter, tb_logger, save_img=False):
+        """Restore every image of ``dataloader.dataset``, save them, compute metrics, write the JSON summary.
+
+        Returns:
+            dict: the summary written to ``metrics_<dataset>.json``.
+        """
+        val_opt = self.opt['val']
+        dataset = dataloader.dataset
+        dataset_name = dataset.opt['name']
+        loader = DataLoader(dataset, batch_size=val_opt.get('batch_size', 1), shuffle=False,
+                            num_workers=val_opt.get('num_workers', 0))
+        metrics = MetricRunner(val_opt.get('metrics'))
+        image_folder = osp.join(self.opt['path']['visualization'], dataset_name)
+        net_seconds = 0.0
+        for batch in tqdm(loader, total=len(loader), unit='batch', desc=f'{self.opt["name"]}'):
+            start = time.perf_counter()
+            output = restore(self.net_g, batch['lq'].to(self.device), self.input_size, batch['gt'].shape[-2:],
+                             **val_opt.get('forward_kwargs', {}))
+            if self.device.type == 'cuda':
+                torch.cuda.synchronize()
+            net_seconds += time.perf_counter() - start
+            for result, gt, lq_path in zip(output.cpu(), batch['gt'], batch['lq_path']):
+                restored_img, gt_img = tensor2img(result), tensor2img(gt)
+                if save_img:
+                    imwrite(restored_img, osp.join(image_folder, f'{osp.splitext(osp.basename(lq_path))[0]}.png'))
+                metrics.update(restored_img, gt_img)
+        summary = self._summary(dataset, metrics.results(), len(dataset), net_seconds, image_folder if save_img else None)
+        summary_path = osp.join(self.opt['path']['results_root'], f'metrics_{dataset_name}.json')
+        with open(summary_path, 'w', encoding='utf-8') as f:
+            json.dump(summary, f, indent=2)
+        logger.info(f'{self.opt["name"]} on {dataset_name}: {json.dumps(summary["metrics"])}; '
+                    f'{summary["images_per_second"]:.3f} images/s ({summary["device"]}). Summary: {summary_path}')
+        return summary
+
+    def _summary(self, dataset, metric_results, count, net_seconds, image_folder):
+        return {
+            'name': self.opt['name'],
+            'method': self.opt.get('method', self.opt['network_g']['type']),
+            'paper': self.opt.get('paper'),
+            'random_weights': bool(self.opt.get('random_weights', False)),
+            'dataset': dataset.opt['name'],
+            'lq_folder': dataset.opt.get('dataroot_lq'),
+            'gt_folder': dataset.opt.get('dataroot_gt'),
+            'results_folder': image_folder,
+            'num_images': count,
+            'input_size': self.input_size,
+            'batch_size': self.opt['val'].get('batch_size', 1),
+            'device': torch.cuda.get_device_name() if self.device.type == 'cuda' else f'cpu ({os.cpu_count()} cores, '
+                      f'{torch.get_num_threads()} threads)',
+            'images_per_second': count / max(net_seconds, 1e-9),
+            'metrics': metric_results,
+        }
