@@ -28,6 +28,23 @@ class BadImageError(ValueError):
     """An image that cannot be used (undecodable, truncated, non-square)."""
 
 
+_LMDB_ENVS = {}
+
+
+def open_lmdb(path):
+    """Read-only LMDB environment for ``path``, opened once and shared by every dataset of the process.
+
+    py-lmdb refuses to open one environment twice in a process, and a forked DataLoader worker inherits
+    that refusal; it inherits the open environment too, which is safe to read from here because it is
+    read-only without locks (``lock=False``).
+    """
+    key = os.path.realpath(path)
+    if key not in _LMDB_ENVS:
+        import lmdb
+        _LMDB_ENVS[key] = lmdb.open(path, readonly=True, lock=False, readahead=False, meminit=False)
+    return _LMDB_ENVS[key]
+
+
 def read_meta_info(meta_path):
     """Names from a BasicSR meta-info file: the first token of every non-blank line.
 
@@ -120,7 +137,6 @@ class FaceSource:
         self.std = _channel_stats(opt, 'std', [0.5, 0.5, 0.5])
         self.strict = bool(opt.get('strict', False))
         self.num_missing = self.num_skipped = self.num_resized = 0
-        self._env = self._env_pid = None
 
         meta_info = opt.get('meta_info')
         if self.backend == 'lmdb':
@@ -148,16 +164,9 @@ class FaceSource:
     def __len__(self):
         return len(self.names)
 
-    def _open_env(self):
-        import lmdb
-        return lmdb.open(self.root, readonly=True, lock=False, readahead=False, meminit=False)
-
     def _lmdb_keys(self):
-        env = self._open_env()
-        with env.begin() as txn:
-            keys = {k.decode('ascii') for k in txn.cursor().iternext(keys=True, values=False)}
-        env.close()
-        return keys
+        with open_lmdb(self.root).begin() as txn:
+            return {k.decode('ascii') for k in txn.cursor().iternext(keys=True, values=False)}
 
     def _drop_missing(self, missing, what):
         if not missing:
@@ -174,9 +183,7 @@ class FaceSource:
     def read_bytes(self, index):
         """Raw bytes of entry ``index`` (None for a vanished LMDB key)."""
         if self.backend == 'lmdb':
-            if self._env_pid != os.getpid():  # an LMDB environment must not cross a fork
-                self._env, self._env_pid = self._open_env(), os.getpid()
-            with self._env.begin(write=False) as txn:
+            with open_lmdb(self.root).begin(write=False) as txn:
                 return txn.get(self.names[index].encode('ascii'))
         try:
             with open(self.paths[index], 'rb') as f:
