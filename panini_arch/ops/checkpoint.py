@@ -1,0 +1,259 @@
+"""Checkpoints and training states for BasicSR's trainer: atomic, weights-only, exact to resume.
+
+``training_compat`` installs these in place of BasicSR 1.4.2's own:
+
+* :func:`save_network` / :func:`save_training_state` write through
+  :func:`atomic_save` (temporary file in the same folder, then ``os.replace``),
+  keeping BasicSR's three tries and warnings. The state also holds the
+  random-number states (``rng``).
+* :func:`load_resume_state` loads on the model's device (CPU without a GPU)
+  with ``weights_only=True``. ``--auto_resume`` takes the newest state that
+  loads and skips unreadable ones with a printed message; an explicit
+  ``path.resume_state`` that cannot be read stops with a message naming it.
+* :class:`ResumableSampler` (BasicSR's ``EnlargedSampler``) skips, in the
+  epoch a run resumes in, the batches trained on before the state was saved
+  (BasicSR restarts that epoch from its first batch) and, in a single-process
+  run, restores the random states just before the first batch is drawn.
+* :func:`keep_rng_state` makes validation leave the random states untouched,
+  so the iterations after a save draw the same numbers whether or not the
+  run was interrupted there.
+
+States hold ints, floats, strings, lists, dicts, tensors and the
+``collections.Counter`` of ``MultiStepRestartLR``: torch's weights-only
+loader accepts exactly these (the Counter is allowlisted explicitly for older
+torch), so loading a state file never runs code from it.
+"""
+import collections
+import functools
+import os
+import pickle
+import random
+import time
+from collections import OrderedDict
+
+import numpy as np
+import torch
+from basicsr.data.data_sampler import EnlargedSampler
+from basicsr.utils import check_resume, get_root_logger
+from basicsr.utils.dist_util import get_dist_info, master_only
+
+STATE_KEYS = ('epoch', 'iter', 'optimizers', 'schedulers')
+
+if hasattr(torch.serialization, 'add_safe_globals'):
+    torch.serialization.add_safe_globals([collections.Counter])
+
+
+class TrainingStateError(RuntimeError):
+    """A training state file that cannot be resumed from."""
+
+
+def atomic_save(obj, path):
+    """``torch.save`` to a hidden temporary file next to ``path``, then rename it over ``path``.
+
+    A reader sees either the previous file or the complete new one, never a
+    partial write; a kill leaves at most a stale ``.<name>.<pid>.tmp``.
+    """
+    folder, name = os.path.split(path)
+    tmp_path = os.path.join(folder, f'.{name}.{os.getpid()}.tmp')
+    try:
+        torch.save(obj, tmp_path)
+        with open(tmp_path, 'rb') as f:
+            os.fsync(f.fileno())
+        os.replace(tmp_path, path)
+    finally:
+        if os.path.exists(tmp_path):
+            os.remove(tmp_path)
+
+
+def _save_with_retry(obj, path, what):
+    """:func:`atomic_save` with BasicSR's three tries and its warning messages."""
+    logger = get_root_logger()
+    for remaining in (2, 1, 0):
+        try:
+            atomic_save(obj, path)
+            return
+        except Exception as error:
+            logger.warning(f'Save {what} error: {error}, remaining retry times: {remaining}')
+            if remaining:
+                time.sleep(1)
+    logger.warning(f'Still cannot save {path}. Just ignore it.')
+
+
+def rng_state():
+    """Python, NumPy, torch (and CUDA) global random states, in weights-only-loadable types."""
+    numpy_state = np.random.get_state(legacy=False)
+    state = {
+        'python': random.getstate(),
+        'numpy_key': torch.from_numpy(numpy_state['state']['key'].astype(np.int64)),
+        'numpy_pos': numpy_state['state']['pos'],
+        'numpy_gauss': (numpy_state['has_gauss'], numpy_state['gauss']),
+        'torch': torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state['cuda'] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state):
+    """Restore what :func:`rng_state` returned (CUDA states only onto as many devices)."""
+    random.setstate(state['python'])
+    has_gauss, gauss = state['numpy_gauss']
+    np.random.set_state(('MT19937', state['numpy_key'].numpy().astype(np.uint32), state['numpy_pos'], has_gauss,
+                         gauss))
+    torch.set_rng_state(state['torch'].cpu())
+    if 'cuda' in state and torch.cuda.is_available() and len(state['cuda']) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state['cuda']])
+
+
+@master_only
+def save_network(self, net, net_label, current_iter, param_key='params'):
+    """Save ``{param_key: state_dict}`` (CPU tensors, no ``module.`` prefix) atomically."""
+    label = 'latest' if current_iter == -1 else current_iter
+    save_path = os.path.join(self.opt['path']['models'], f'{net_label}_{label}.pth')
+    nets = net if isinstance(net, list) else [net]
+    param_keys = param_key if isinstance(param_key, list) else [param_key]
+    assert len(nets) == len(param_keys), 'The lengths of net and param_key should be the same.'
+    save_dict = {}
+    for net_, key in zip(nets, param_keys):
+        state_dict = self.get_bare_model(net_).state_dict()
+        save_dict[key] = OrderedDict((k[7:] if k.startswith('module.') else k, v.cpu()) for k, v in state_dict.items())
+    _save_with_retry(save_dict, save_path, 'model')
+
+
+def training_state(self, epoch, current_iter):
+    """BasicSR's state (epoch, iter, optimizers, schedulers) plus ``rng``; models may extend it."""
+    return {
+        'epoch': epoch,
+        'iter': current_iter,
+        'optimizers': [o.state_dict() for o in self.optimizers],
+        'schedulers': [s.state_dict() for s in self.schedulers],
+        'rng': rng_state(),
+    }
+
+
+@master_only
+def save_training_state(self, epoch, current_iter):
+    """Write ``self.training_state(...)`` to ``<iter>.state`` atomically (nothing for ``-1``)."""
+    if current_iter == -1:
+        return
+    save_path = os.path.join(self.opt['path']['training_states'], f'{current_iter}.state')
+    _save_with_retry(self.training_state(epoch, current_iter), save_path, 'training state')
+
+
+def read_training_state(path, map_location='cpu'):
+    """Load a training state with ``weights_only=True``; :class:`TrainingStateError` if unusable."""
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise TrainingStateError(f'Training state {path} holds objects that torch.load(weights_only=True) '
+                                 f'refuses; save only tensors and plain Python values ({error})') from error
+    except Exception as error:
+        raise TrainingStateError(f'Training state {path} is unreadable (truncated or corrupt?): {error}') from error
+    if not isinstance(state, dict) or any(key not in state for key in STATE_KEYS):
+        raise TrainingStateError(f'Training state {path} lacks one of the keys {STATE_KEYS}')
+    return state
+
+
+def newest_training_state(folder, map_location='cpu'):
+    """``(path, state)`` of the highest-iteration ``<iter>.state`` in ``folder`` that loads.
+
+    Unreadable files are skipped with a printed message (BasicSR's logger does
+    not exist yet when it resumes); ``(None, None)`` when none loads.
+    """
+    if not os.path.isdir(folder):
+        return None, None
+    names = (name[:-len('.state')] for name in os.listdir(folder) if name.endswith('.state'))
+    for current_iter in sorted((int(n) for n in names if n.isdigit()), reverse=True):
+        path = os.path.join(folder, f'{current_iter}.state')
+        try:
+            return path, read_training_state(path, map_location)
+        except TrainingStateError as error:
+            print(f'Skipping training state: {error}', flush=True)
+    return None, None
+
+
+class ResumableSampler(EnlargedSampler):
+    """BasicSR's ``EnlargedSampler`` that continues mid-epoch after :func:`load_resume_state`.
+
+    ``resume_point`` (class-wide: one training per process) holds the resumed
+    epoch and iteration, the per-process batch size and, for a
+    single-process run, the saved random states. The first ``__iter__`` of
+    that epoch drops the samples of the batches already trained on, assuming
+    BasicSR's numbering (epoch ``e`` holds iterations ``e*P+1 .. (e+1)*P``,
+    ``P = len(self) // batch_size``), then restores the random states, at the
+    point where the uninterrupted run drew its next batch.
+    """
+
+    resume_point = None
+
+    def __iter__(self):
+        indices = list(super().__iter__())
+        point = ResumableSampler.resume_point
+        if point is None or point['epoch'] != self.epoch:
+            return iter(indices)
+        ResumableSampler.resume_point = None
+        batch_size = point['batch_size']
+        batches = len(indices) // batch_size
+        done = min(max(point['iter'] - point['epoch'] * batches, 0), batches)
+        if point['rng'] is not None:
+            set_rng_state(point['rng'])
+        return iter(indices[done * batch_size:])
+
+
+def _state_device(opt):
+    if opt['num_gpu'] != 0 and torch.cuda.is_available():
+        return torch.device('cuda', torch.cuda.current_device())
+    return torch.device('cpu')
+
+
+def _batch_size(opt):
+    """Samples per process per iteration, as BasicSR's ``build_dataloader`` computes it."""
+    per_gpu = opt['datasets']['train']['batch_size_per_gpu']
+    return per_gpu if opt['dist'] else per_gpu * max(opt['num_gpu'], 1)
+
+
+def load_resume_state(opt):
+    """BasicSR's ``load_resume_state``: CPU-safe, weights-only, newest complete state.
+
+    With ``--auto_resume`` it looks in ``opt['path']['training_states']``
+    (BasicSR looks in ``experiments/`` under the working directory: the same
+    folder when the root path is the working directory). It also arms
+    :class:`ResumableSampler`.
+    """
+    device = _state_device(opt)
+    if opt['auto_resume']:
+        path, state = newest_training_state(opt['path']['training_states'], device)
+        if path is not None:
+            opt['path']['resume_state'] = path
+    elif opt['path'].get('resume_state'):
+        state = read_training_state(opt['path']['resume_state'], device)
+    else:
+        state = None
+    if state is not None:
+        check_resume(opt, state['iter'])
+        single = get_dist_info()[1] == 1
+        ResumableSampler.resume_point = {
+            'epoch': state['epoch'],
+            'iter': state['iter'],
+            'batch_size': _batch_size(opt),
+            'rng': state.get('rng') if single else None,
+        }
+    return state
+
+
+def keep_rng_state(method):
+    """Wrap ``method`` (a model's ``validation``) so it leaves the global random states as it found them.
+
+    Validation often runs right after a save; a resumed run does not repeat
+    it, so it must not move the random streams training draws from.
+    """
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        state = rng_state()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            set_rng_state(state)
+
+    return wrapper
