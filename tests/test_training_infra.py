@@ -1,11 +1,13 @@
 """Training infrastructure: BasicSR's trainer with the plugin, on CPU, one or two processes, resume.
 
-Uses BasicSR's own SRModel with a tiny MSRResNet on a generated one-image
-paired folder, so it depends on no Panini model. Runs are subprocesses with
+Uses BasicSR's own SRModel with a tiny MSRResNet on a generated three-image
+paired folder (random crops, flips and rotations from Python's ``random``,
+validation every save), so it depends on no Panini model. Runs are subprocesses with
 ``OMP_NUM_THREADS=1``; ``training_infra_hooks`` (imported by the options file)
 can SIGKILL a run after a save and dumps every rank's final weights.
 """
 import os
+import random
 import re
 import shutil
 import signal
@@ -21,8 +23,8 @@ import yaml
 
 import panini_arch  # noqa: F401  (before basicsr: makes it importable)
 import basicsr
-from panini_arch.ops import training_compat
-from panini_arch.ops.training_compat import TrainingStateError
+from panini_arch.ops import checkpoint, training_compat
+from panini_arch.ops.checkpoint import ResumableSampler, TrainingStateError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTS = os.path.dirname(os.path.abspath(__file__))
@@ -50,12 +52,19 @@ def write_options(folder, data_root, **train):
                 'dataroot_lq': os.path.join(data_root, 'lq'),
                 'io_backend': {'type': 'disk'},
                 'gt_size': 16,
-                'use_hflip': False,
-                'use_rot': False,
+                'use_hflip': True,
+                'use_rot': True,
                 'num_worker_per_gpu': 0,
                 'batch_size_per_gpu': 1,
                 'dataset_enlarge_ratio': 1,
-            }
+            },
+            'val': {
+                'name': 'pairs',
+                'type': 'PairedImageDataset',
+                'dataroot_gt': os.path.join(data_root, 'gt'),
+                'dataroot_lq': os.path.join(data_root, 'lq'),
+                'io_backend': {'type': 'disk'},
+            },
         },
         'network_g': {'type': 'MSRResNet', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_block': 1,
                       'upscale': 2},
@@ -68,6 +77,8 @@ def write_options(folder, data_root, **train):
             'pixel_opt': {'type': 'L1Loss', 'loss_weight': 1.0, 'reduction': 'mean'},
             **train,
         },
+        'val': {'val_freq': SAVE_FREQ, 'save_img': False, 'metrics': {'psnr': {'type': 'calculate_psnr',
+                                                                                 'crop_border': 0}}},
         'logger': {'print_freq': 1, 'save_checkpoint_freq': SAVE_FREQ, 'use_tb_logger': True},
     }
     os.makedirs(folder, exist_ok=True)
@@ -111,12 +122,15 @@ def free_port():
 
 @pytest.fixture(scope='module')
 def data_root(tmp_path_factory):
-    """One 16x16 GT image and its 8x8 LQ, so every batch is the same."""
+    """Three 24x24 GT images and their 12x12 LQ versions."""
     root = tmp_path_factory.mktemp('pairs')
-    image = (np.random.default_rng(0).random((16, 16, 3)) * 255).astype(np.uint8)
-    for sub, img in (('gt', image), ('lq', cv2.resize(image, (8, 8), interpolation=cv2.INTER_AREA))):
+    for sub in ('gt', 'lq'):
         os.makedirs(root / sub)
-        assert cv2.imwrite(str(root / sub / 'a.png'), img)
+    rng = np.random.default_rng(0)
+    for name in ('a', 'b', 'c'):
+        image = (rng.random((24, 24, 3)) * 255).astype(np.uint8)
+        assert cv2.imwrite(str(root / 'gt' / f'{name}.png'), image)
+        assert cv2.imwrite(str(root / 'lq' / f'{name}.png'), cv2.resize(image, (12, 12), interpolation=cv2.INTER_AREA))
     return str(root)
 
 
@@ -132,7 +146,7 @@ def test_single_process_trains_and_saves_atomically(reference_run):
     exp = experiment(reference_run)
     for it in (4, 8, 12):
         assert os.path.isfile(os.path.join(exp, 'models', f'net_g_{it}.pth'))
-        state = training_compat.read_training_state(os.path.join(exp, 'training_states', f'{it}.state'))
+        state = checkpoint.read_training_state(os.path.join(exp, 'training_states', f'{it}.state'))
         assert state['iter'] == it and len(state['optimizers']) == 1 and len(state['schedulers']) == 1
     assert os.path.isfile(os.path.join(exp, 'models', 'net_g_latest.pth'))
     leftovers = [n for d in ('models', 'training_states') for n in os.listdir(os.path.join(exp, d)) if n.endswith('.tmp')]
@@ -234,7 +248,7 @@ def test_truncated_latest_state_is_skipped_for_auto_resume(tmp_path, capsys):
         adam_state(tmp_path / f'{it}.state', it)
     data = (tmp_path / '8.state').read_bytes()
     (tmp_path / '8.state').write_bytes(data[:len(data) // 2])
-    path, state = training_compat.newest_training_state(str(tmp_path))
+    path, state = checkpoint.newest_training_state(str(tmp_path))
     assert path == str(tmp_path / '4.state') and state['iter'] == 4
     assert '8.state' in capsys.readouterr().out
 
@@ -245,7 +259,7 @@ def test_explicit_truncated_state_fails_with_clear_message(tmp_path):
     (tmp_path / '8.state').write_bytes(data[:100])
     opt = {'auto_resume': False, 'num_gpu': 0, 'path': {'resume_state': str(tmp_path / '8.state')}}
     with pytest.raises(TrainingStateError, match=r'8\.state is unreadable'):
-        training_compat.load_resume_state(opt)
+        checkpoint.load_resume_state(opt)
 
 
 class NotAllowed:
@@ -255,12 +269,12 @@ class NotAllowed:
 def test_state_with_arbitrary_objects_is_refused(tmp_path):
     torch.save({'epoch': 0, 'iter': 1, 'optimizers': [NotAllowed()], 'schedulers': []}, tmp_path / '1.state')
     with pytest.raises(TrainingStateError, match='weights_only'):
-        training_compat.read_training_state(str(tmp_path / '1.state'))
+        checkpoint.read_training_state(str(tmp_path / '1.state'))
 
 
 def test_failed_save_keeps_previous_file(tmp_path, monkeypatch):
     target = tmp_path / 'net_g_latest.pth'
-    training_compat.atomic_save({'params': {'w': torch.zeros(2)}}, str(target))
+    checkpoint.atomic_save({'params': {'w': torch.zeros(2)}}, str(target))
 
     def broken_save(obj, path):
         with open(path, 'wb') as f:
@@ -269,7 +283,7 @@ def test_failed_save_keeps_previous_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, 'save', broken_save)
     with pytest.raises(OSError, match='disk full'):
-        training_compat.atomic_save({'params': {'w': torch.ones(2)}}, str(target))
+        checkpoint.atomic_save({'params': {'w': torch.ones(2)}}, str(target))
     monkeypatch.undo()
     assert torch.equal(torch.load(target, weights_only=True)['params']['w'], torch.zeros(2))
     assert os.listdir(tmp_path) == ['net_g_latest.pth']
@@ -281,3 +295,25 @@ def test_backend_override_and_cpu_default(monkeypatch):
     monkeypatch.delenv('PANINI_DIST_BACKEND')
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     assert training_compat.dist_backend() == 'gloo'
+
+
+def test_resumed_epoch_skips_the_batches_already_trained_on(monkeypatch):
+    sampler = ResumableSampler(list(range(6)), num_replicas=1, rank=0)
+    sampler.set_epoch(1)
+    full_epoch = list(sampler)
+    monkeypatch.setattr(ResumableSampler, 'resume_point', {'epoch': 1, 'iter': 5, 'batch_size': 2, 'rng': None})
+    assert list(sampler) == full_epoch[4:]  # 3 batches per epoch: iterations 4 and 5 of epoch 1 are done
+    assert list(sampler) == full_epoch  # only the first pass after resuming skips
+
+
+def test_validation_leaves_random_streams_alone():
+
+    def draw():
+        return random.random(), np.random.rand(), torch.rand(1).item()
+
+    checkpoint.set_rng_state(checkpoint.rng_state())
+    state = checkpoint.rng_state()
+    expected = draw()
+    checkpoint.set_rng_state(state)
+    checkpoint.keep_rng_state(draw)()
+    assert draw() == expected
