@@ -137,9 +137,10 @@ class ModulatedConv2d(nn.Module):
         if self.upsample:
             weight = weight.transpose(1, 2).reshape(batch * self.in_channels, self.out_channels, k, k)
             out = F.conv_transpose2d(x, weight, stride=2, groups=batch)
-            return self.blur(out.view(batch, self.out_channels, *out.shape[-2:]))
-        out = F.conv2d(x, weight.reshape(batch * self.out_channels, self.in_channels, k, k), padding=k // 2, groups=batch)
-        return out.view(batch, self.out_channels, *out.shape[-2:])
+            return self.blur(out.reshape(batch, self.out_channels, *out.shape[-2:]))
+        weight = weight.reshape(batch * self.out_channels, self.in_channels, k, k)
+        out = F.conv2d(x, weight, padding=k // 2, groups=batch)
+        return out.reshape(batch, self.out_channels, *out.shape[-2:])
 
 
 class NoiseInjection(nn.Module):
