@@ -20,6 +20,11 @@ def resize_bicubic(x, size):
     return F.interpolate(x, size=size, mode='bicubic', align_corners=False, antialias=True).clamp(0, 1)
 
 
+def to_net_input(lq, input_size):
+    """LQ (B, 3, h, w) RGB in [0, 1] -> net input (B, 3, input_size, input_size) in [-1, 1]."""
+    return resize_bicubic(lq, input_size) * 2 - 1
+
+
 def restore(net, lq, input_size, output_size=None, **forward_kwargs):
     """Run a [-1, 1]-in/[-1, 1]-out face restoration net under the resize policy.
 
@@ -33,7 +38,7 @@ def restore(net, lq, input_size, output_size=None, **forward_kwargs):
     Returns:
         Tensor: (B, 3, H, W) RGB in [0, 1].
     """
-    out = net(resize_bicubic(lq, input_size) * 2 - 1, **forward_kwargs)
+    out = net(to_net_input(lq, input_size), **forward_kwargs)
     if isinstance(out, (tuple, list)):
         out = out[0]
     out = (out.clamp(-1, 1) + 1) / 2

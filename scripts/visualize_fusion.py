@@ -1,0 +1,55 @@
+"""Fig. 7: Y, Y_IFE (prior term of every DAFI set to zero) and Y_GPB (input term set to zero)
+for the degradation levels of a theta set, one PNG grid.
+
+    python scripts/visualize_fusion.py --theta_root datasets/celeba_theta --faces 0000 \
+        --opt options/test_panini_fr.yml --out results/fusion
+
+One row per (face, r): LQ | Y | Y_IFE | Y_GPB | GT (GT when ``theta_root/GT`` has it).
+"""
+import argparse
+import os
+import sys
+
+import cv2
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from panini_arch.evaluation.analysis import (add_net_args, find_level_folders, fusion_outputs,  # noqa: E402
+                                             list_images, load_batch, net_from_args, to_image)
+from panini_arch.evaluation.report import find_image, tile_grid  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--theta_root', required=True, help='set written by scripts/generate_theta_set.py')
+    parser.add_argument('--faces', nargs='*', help='image names without extension (default: the first one)')
+    parser.add_argument('--out', default='results/fusion', help='output folder')
+    parser.add_argument('--cell', type=int, default=256, help='tile size in pixels')
+    add_net_args(parser)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    net = net_from_args(args)
+    levels = find_level_folders(args.theta_root)
+    first_level = next(iter(levels.values()))
+    faces = args.faces or [os.path.splitext(os.path.basename(list_images(first_level)[0]))[0]]
+    gt_folder = os.path.join(args.theta_root, 'GT')
+    rows = []
+    for face in faces:
+        lq_paths = [find_image(folder, face) for folder in levels.values()]
+        outputs = fusion_outputs(net, load_batch(lq_paths))  # all r levels in one batch
+        for index, (r, lq_path) in enumerate(zip(levels, lq_paths)):
+            row = [(f'LQ {face} r={r}', cv2.imread(lq_path))] + [(k, to_image(v[index])) for k, v in outputs.items()]
+            if os.path.isdir(gt_folder):
+                row.append(('GT', cv2.imread(find_image(gt_folder, face))))
+            rows.append(row)
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, 'fusion.png')
+    cv2.imwrite(path, tile_grid(rows, args.cell))
+    print(f'Wrote {path} ({len(rows)} rows: LQ | Y | Y_IFE | Y_GPB{" | GT" if os.path.isdir(gt_folder) else ""})')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,182 @@
+"""End-to-end: scripts/test.py on tiny random Panini, GPEN and GFPGAN, the comparison report, and the
+paper analyses (Table 4 theta, Fig. 7 fusion, mask-bias editing) on a tiny random Panini."""
+import csv
+import importlib.util
+import json
+import os
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import yaml
+
+import panini_arch  # noqa: F401
+from basicsr.metrics import calculate_psnr
+from basicsr.utils.options import ordered_yaml
+from panini_arch.data.synthetic_faces import make_face_folder
+from panini_arch.data.test_sets import generate_test_set, generate_theta_set
+from panini_arch.evaluation.analysis import image_thetas, list_images, load_batch, net_from_args
+from panini_arch.evaluation.resize import restore, to_net_input
+from panini_arch.utils.face_restorer import PRESETS
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY_NETS = {
+    'test_panini_fr': dict(type='PaniniNet', **PRESETS['tiny']),
+    'test_gpen_bfr_512': dict(type='GPEN', size=64, narrow=1 / 16, style_dim=32, n_mlp=2),
+    'test_gfpgan_v1.3': dict(type='GFPGANv1Clean', out_size=64, num_style_feat=32, channel_multiplier=2,
+                             narrow=1 / 16, decoder_load_path=None, fix_decoder=False, num_mlp=8,
+                             input_is_latent=True, different_w=True, sft_half=True),
+}
+TINY_ARGS = ['--arch', 'tiny', '--random_weights']
+
+
+def load_script(name):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, 'scripts', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def workdir(tmp_path_factory):
+    """4 synthetic faces: an MFR test set (LQ 64, GT 128) and a theta set (r = 16..128)."""
+    root = tmp_path_factory.mktemp('eval')
+    make_face_folder(str(root / 'hq'), 4, 128)
+    generate_test_set(str(root / 'hq'), str(root / 'mfr'), seed=0, gt_size=128, in_size=64)
+    generate_theta_set(str(root / 'hq'), str(root / 'theta'), seed=0, gt_size=128, in_size=64,
+                       fixed={'sigma': 2.0, 'delta': 5.0, 'q': 40})
+    return root
+
+
+def tiny_options(name, workdir):
+    """The shipped options file with a tiny random net, the 4-face set and no NIQE (images are too small)."""
+    with open(os.path.join(ROOT, 'options', f'{name}.yml'), encoding='utf-8') as f:
+        opt = yaml.load(f, Loader=ordered_yaml()[0])
+    opt['network_g'] = TINY_NETS[name]
+    opt['path'] = {'pretrain_network_g': None}
+    opt['random_weights'] = True
+    opt['num_gpu'] = 0
+    opt['datasets']['test'].update(dataroot_lq=str(workdir / 'mfr' / 'LQ'), dataroot_gt=str(workdir / 'mfr' / 'GT'))
+    opt['val'].update(input_size=64, num_workers=0)
+    del opt['val']['metrics']['niqe']
+    path = workdir / f'{name}.yml'
+    path.write_text(yaml.dump(dict(opt)), encoding='utf-8')
+    return path
+
+
+@pytest.fixture(scope='module')
+def test_runs(workdir):
+    """Run scripts/test.py for the three tiny methods; results under workdir/results/<name>."""
+    test_script = load_script('test')
+    cwd, argv = os.getcwd(), sys.argv
+    try:
+        os.chdir(workdir)
+        for name in TINY_NETS:
+            sys.argv = ['scripts/test.py', '-opt', str(tiny_options(name, workdir))]
+            test_script.main()
+    finally:
+        os.chdir(cwd)
+        sys.argv = argv
+    return {name: workdir / 'results' / name for name in TINY_NETS}
+
+
+def test_test_script_writes_images_at_gt_size_and_metrics(test_runs, workdir):
+    gt_folder = workdir / 'mfr' / 'GT'
+    for name, run_dir in test_runs.items():
+        summary = json.loads((run_dir / 'metrics_CelebA-HQ-MFR.json').read_text())
+        assert summary['num_images'] == 4 and summary['random_weights'] is True
+        assert summary['images_per_second'] > 0
+        psnrs = []
+        for gt_path in sorted(gt_folder.iterdir()):
+            restored = cv2.imread(str(run_dir / 'visualization' / 'CelebA-HQ-MFR' / gt_path.name))
+            gt = cv2.imread(str(gt_path))
+            assert restored.shape == gt.shape == (128, 128, 3), name  # outputs resized to the GT size
+            psnrs.append(calculate_psnr(restored, gt, 0))
+        assert summary['metrics']['psnr']['value'] == pytest.approx(np.mean(psnrs), rel=1e-6)
+        assert 0 < summary['metrics']['ssim']['value'] < 1
+        for metric, option in (('lpips', 'backbone_path'), ('fid', 'inception_path'), ('identity', 'arcface_path')):
+            assert summary['metrics'][metric]['value'] is None
+            assert option in summary['metrics'][metric]['not_computed']
+
+
+def test_compare_writes_table_with_paper_numbers_and_grid(test_runs, workdir):
+    out = workdir / 'comparison'
+    load_script('compare').main([str(p) for p in test_runs.values()] + ['--out', str(out), '--cell', '64'])
+    markdown = (out / 'comparison.md').read_text()
+    for method in ('Panini-Net (FR)', 'GPEN-BFR-512', 'GFPGAN v1.3'):
+        assert method in markdown
+    assert '18.01' in markdown and '17.91' in markdown and '17.22' in markdown  # Table 1 PSNR
+    with open(out / 'comparison.csv', encoding='utf-8') as f:
+        rows = list(csv.DictReader(f))
+    assert [row['lpips'] for row in rows] == ['not computed'] * 3
+    assert rows[0]['psnr (paper)'] == '18.01' and rows[0]['notes'].startswith('RANDOM WEIGHTS')
+    grid = cv2.imread(str(out / 'grid.png'))
+    assert grid.shape == (4 * (64 + 24), (1 + 3 + 1) * 64, 3)  # 4 faces x (LQ | 3 methods | GT)
+
+
+def test_restore_applies_the_resize_policy_and_takes_the_first_output():
+    lq = torch.rand(2, 3, 32, 32)
+    out = restore(lambda x: (x.flip(-1), None), lq, 64, (96, 96))
+    assert out.shape == (2, 3, 96, 96) and 0 <= out.min() and out.max() <= 1
+    expected = torch.nn.functional.interpolate(
+        (to_net_input(lq, 64).flip(-1) + 1) / 2, size=(96, 96), mode='bicubic', align_corners=False, antialias=True)
+    assert torch.allclose(out, expected.clamp(0, 1), atol=1e-6)
+
+
+@pytest.fixture(scope='module')
+def tiny_panini():
+    torch.manual_seed(0)
+    return net_from_args(type('Args', (), dict(opt=None, arch='tiny', arch_opt=[], model_path=None,
+                                              param_key='params_ema', random_weights=True)))
+
+
+def test_theta_is_eq11_of_the_forward_masks(tiny_panini, workdir):
+    paths = list_images(str(workdir / 'theta' / 'LQ' / 'r016'))
+    with torch.no_grad():
+        _, masks = tiny_panini(to_net_input(load_batch(paths), 64), return_masks=True)
+    eq11 = masks[:, 4].sum(dim=1) / masks.shape[2]  # theta = (1/C) sum_c mask_5,c
+    assert image_thetas(tiny_panini, paths, batch_size=3) == pytest.approx(eq11.tolist(), abs=1e-6)
+
+
+def test_analyze_theta_writes_table4_csv_and_plot(workdir):
+    out = workdir / 'theta_out'
+    load_script('analyze_theta').main(['--theta_root', str(workdir / 'theta'), '--out', str(out)] + TINY_ARGS)
+    with open(out / 'theta.csv', encoding='utf-8') as f:
+        rows = list(csv.DictReader(f))
+    assert [int(row['r']) for row in rows] == [16, 32, 64, 128]
+    assert [float(row['theta_paper']) for row in rows] == [0.43, 0.54, 0.65, 0.73]
+    with open(out / 'theta_per_image.csv', encoding='utf-8') as f:
+        per_image = list(csv.DictReader(f))
+    assert len(per_image) == 16
+    for row in rows:
+        values = [float(p['theta']) for p in per_image if p['r'] == row['r']]
+        assert float(row['theta_mean']) == pytest.approx(np.mean(values))
+        assert float(row['theta_std']) == pytest.approx(np.std(values))
+        assert 0 < float(row['theta_mean']) < 1
+    assert cv2.imread(str(out / 'theta.png')) is not None
+
+
+def test_visualize_fusion_grid_and_dropped_terms_change_the_output(workdir):
+    out = workdir / 'fusion_out'
+    load_script('visualize_fusion').main(['--theta_root', str(workdir / 'theta'), '--faces', '0001', '--out',
+                                          str(out), '--cell', '48'] + TINY_ARGS)
+    grid = cv2.imread(str(out / 'fusion.png')).astype(float)
+    assert grid.shape == (4 * (48 + 24), 5 * 48, 3)  # r = 16..128 x (LQ | Y | Y_IFE | Y_GPB | GT)
+    y, y_ife, y_gpb = (grid[24:72, 48 * col:48 * (col + 1)] for col in (1, 2, 3))
+    assert np.abs(y - y_ife).mean() > 0.5 and np.abs(y - y_gpb).mean() > 0.5 and np.abs(y_ife - y_gpb).mean() > 0.5
+
+
+def test_mask_bias_sweep_moves_theta_from_input_to_prior(workdir):
+    out = workdir / 'bias_out'
+    load_script('edit_mask_bias').main(['--input', str(workdir / 'mfr' / 'LQ'), '--num_faces', '2', '--biases',
+                                        '6', '-6', '0', '--out', str(out), '--cell', '48'] + TINY_ARGS)
+    with open(out / 'mask_bias_theta.csv', encoding='utf-8') as f:
+        rows = list(csv.DictReader(f))
+    thetas = [float(row['theta']) for row in rows if row['image'] == '0000']
+    assert [float(row['mask_bias']) for row in rows[:3]] == [-6, 0, 6]
+    assert thetas[0] < 0.05 < thetas[1] < 0.95 < thetas[2]
+    low, high = (cv2.imread(str(out / f'0000_bias{b}.png')).astype(float) for b in ('-6', '6'))
+    assert np.abs(low - high).mean() > 0.5
+    assert cv2.imread(str(out / 'mask_bias_sweep.png')).shape == (2 * (48 + 24), 4 * 48, 3)
