@@ -29,6 +29,7 @@ from panini_arch.ops.checkpoint import ResumableSampler, TrainingStateError
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTS = os.path.dirname(os.path.abspath(__file__))
 TRAIN = os.path.join(REPO, 'panini_arch', 'train.py')
+TEST = os.path.join(REPO, 'panini_arch', 'test.py')
 NAME = 'infra'
 TOTAL_ITER = 12
 SAVE_FREQ = 4
@@ -36,9 +37,9 @@ TAGS = ('plugin: !!python/name:panini_arch.__name__\n'
         'test_hooks: !!python/name:training_infra_hooks.__name__\n')
 
 
-def write_options(folder, data_root, **train):
-    """Options for a tiny SRModel run; the plugin and test-hook tags head the file."""
-    opt = {
+def tiny_options(data_root):
+    """Options for a tiny SRModel run with validation at every save."""
+    return {
         'name': NAME,
         'model_type': 'SRModel',
         'scale': 2,
@@ -46,7 +47,7 @@ def write_options(folder, data_root, **train):
         'manual_seed': 0,
         'datasets': {
             'train': {
-                'name': 'one_image',
+                'name': 'three_images',
                 'type': 'PairedImageDataset',
                 'dataroot_gt': os.path.join(data_root, 'gt'),
                 'dataroot_lq': os.path.join(data_root, 'lq'),
@@ -75,12 +76,15 @@ def write_options(folder, data_root, **train):
             'total_iter': TOTAL_ITER,
             'warmup_iter': -1,
             'pixel_opt': {'type': 'L1Loss', 'loss_weight': 1.0, 'reduction': 'mean'},
-            **train,
         },
         'val': {'val_freq': SAVE_FREQ, 'save_img': False, 'metrics': {'psnr': {'type': 'calculate_psnr',
                                                                                  'crop_border': 0}}},
         'logger': {'print_freq': 1, 'save_checkpoint_freq': SAVE_FREQ, 'use_tb_logger': True},
     }
+
+
+def write_options(folder, opt):
+    """Write ``opt`` to ``folder/options.yml`` headed by the plugin and test-hook tags; return the path."""
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, 'options.yml')
     with open(path, 'w') as f:
@@ -138,7 +142,7 @@ def data_root(tmp_path_factory):
 def reference_run(tmp_path_factory, data_root):
     """An uninterrupted single-process run; returns its root folder."""
     root = str(tmp_path_factory.mktemp('reference'))
-    check(run(root, [sys.executable, TRAIN, '-opt', write_options(root, data_root)]))
+    check(run(root, [sys.executable, TRAIN, '-opt', write_options(root, tiny_options(data_root))]))
     return root
 
 
@@ -159,10 +163,22 @@ def test_single_process_trains_and_saves_atomically(reference_run):
     assert not torch.equal(first['conv_first.weight'], last['conv_first.weight'])
 
 
+def test_test_pipeline_with_trained_weights(tmp_path, reference_run, data_root):
+    opt = tiny_options(data_root)
+    weights = os.path.join(experiment(reference_run), 'models', 'net_g_latest.pth')
+    opt.update(name='infra_test', path={'pretrain_network_g': weights}, datasets={'test_1': opt['datasets']['val']})
+    opt['val'].update(save_img=True, suffix=None)
+    del opt['train'], opt['logger']
+    result = check(run(str(tmp_path), [sys.executable, TEST, '-opt', write_options(str(tmp_path), opt)]))
+    assert re.search(r'# psnr: \d+\.\d+', result.stderr)
+    images = os.listdir(tmp_path / 'results' / 'infra_test' / 'visualization' / 'pairs')
+    assert sorted(images) == ['a_infra_test.png', 'b_infra_test.png', 'c_infra_test.png']
+
+
 @pytest.mark.slow
 def test_auto_resume_after_sigkill_matches_uninterrupted_run(tmp_path, reference_run, data_root):
     root = str(tmp_path)
-    opt = write_options(root, data_root)
+    opt = write_options(root, tiny_options(data_root))
     killed = run(root, [sys.executable, TRAIN, '-opt', opt], PANINI_TEST_KILL_AFTER_ITER='8')
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     states = sorted(os.listdir(os.path.join(experiment(root), 'training_states')))
@@ -179,7 +195,7 @@ def test_auto_resume_after_sigkill_matches_uninterrupted_run(tmp_path, reference
 @pytest.mark.slow
 def test_torchrun_two_processes_gloo_identical_weights(tmp_path, data_root):
     root = str(tmp_path)
-    opt = write_options(root, data_root)
+    opt = write_options(root, tiny_options(data_root))
     result = check(
         run(root, [
             sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', TRAIN, '-opt', opt,
@@ -211,7 +227,7 @@ def test_unmodified_basicsr_train_script_with_plugin_tag(tmp_path, data_root):
     script = os.path.join(root, 'basicsr', 'train.py')
     os.makedirs(os.path.dirname(script))
     shutil.copyfile(os.path.join(os.path.dirname(basicsr.__file__), 'train.py'), script)
-    opt = write_options(os.path.join(root, 'options'), data_root)
+    opt = write_options(os.path.join(root, 'options'), tiny_options(data_root))
     killed = run(root, [sys.executable, script, '-opt', opt], path=[startup], PANINI_TEST_KILL_AFTER_ITER='4')
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
 
@@ -229,7 +245,7 @@ def test_unmodified_basicsr_train_script_with_plugin_tag(tmp_path, data_root):
 
 
 def test_local_rank_with_dash_is_accepted(tmp_path, data_root, monkeypatch):
-    opt_path = write_options(str(tmp_path), data_root)
+    opt_path = write_options(str(tmp_path), tiny_options(data_root))
     monkeypatch.setattr(sys, 'argv', ['train.py', '-opt', opt_path, '--local-rank=1'])
     opt, args = sys.modules['basicsr.train'].parse_options(str(tmp_path), is_train=True)
     assert args.local_rank == 1 and opt['dist'] is False
