@@ -1,0 +1,286 @@
+"""Panini-Net training in BasicSR: L1 + VGG16 perceptual + vanilla GAN against a StyleGAN2 discriminator."""
+import itertools
+from collections import OrderedDict
+from contextlib import nullcontext
+from os import path as osp
+
+import torch
+
+from basicsr.archs import build_network
+from basicsr.losses import build_loss
+from basicsr.losses.gan_loss import r1_penalty
+from basicsr.metrics import calculate_metric
+from basicsr.models.base_model import BaseModel
+from basicsr.utils import get_root_logger, imwrite, tensor2img
+from basicsr.utils.registry import MODEL_REGISTRY
+
+from ..archs.arch_util import load_state_dict_file
+from .train_checks import CHECKPOINT_SOURCE, DISCRIMINATOR_SOURCE, NonFiniteGuard, check_weight_files
+
+AMP_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
+
+
+@MODEL_REGISTRY.register()
+class PaniniModel(BaseModel):
+    """Restores ``lq`` (B, 3, in, in) to ``output`` (B, 3, out, out); images are in [-1, 1].
+
+    Options beyond BasicSR's usual ones (all under ``train``):
+        ema_decay (float): decay of ``net_g_ema`` (0.999).
+        net_d_iters, net_d_init_iters (int): update G every ``net_d_iters``
+            iterations and only after ``net_d_init_iters``; D every iteration.
+        r1_reg_weight (float), net_d_reg_every (int): lazy R1 penalty on D (off when 0).
+        max_nonfinite_steps (int): a NaN/inf loss skips that net's update (and
+            the EMA for G); this many iterations in a row stop training (5).
+        use_amp (bool), amp_dtype ('bf16' | 'fp16'): autocast the networks;
+            fp16 needs CUDA and uses a GradScaler.
+        channels_last (bool): NHWC memory format for net_g, the VGG and ``lq`` (D stays NCHW).
+
+    Weight files: ``network_g.stylegan_path``/``dre_path`` (read by PaniniNet),
+    ``path.pretrain_network_d`` (key ``param_key_d``, 'params'),
+    ``path.pretrain_network_g`` (keys 'params' and 'params_ema'),
+    ``train.perceptual_opt.vgg_path``. All are checked before anything is built.
+    """
+
+    def __init__(self, opt):
+        super().__init__(opt)
+        check_weight_files(opt)
+        train_opt = opt.get('train') or {}
+        self.channels_last = bool(train_opt.get('channels_last', False))
+        self.memory_format = torch.channels_last if self.channels_last else torch.preserve_format
+        self.net_g = self.model_to_device(self._build(opt['network_g']))
+        self.print_network(self.net_g)
+        self._load_checkpoint(self.net_g, 'path.pretrain_network_g', opt['path'].get('pretrain_network_g'),
+                              opt['path'].get('param_key_g', 'params'))
+        if self.is_train:
+            self.init_training_settings()
+
+    def _build(self, net_opt):
+        """Build a network on this device in the configured memory format."""
+        return self._to_memory_format(build_network(net_opt).to(self.device))
+
+    def _to_memory_format(self, module):
+        """With ``channels_last``, make every 4-D parameter and buffer NHWC (StyleGAN2's 5-D
+        modulated-conv weights have no such layout and stay as they are)."""
+        if self.channels_last:
+            for tensor in itertools.chain(module.parameters(), module.buffers()):
+                if tensor.dim() == 4:
+                    tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
+        return module
+
+    def _load_checkpoint(self, net, option, path, key, source=CHECKPOINT_SOURCE):
+        if path is None:
+            get_root_logger().info(f'{option} is not set: {type(net).__name__} keeps its initial weights.')
+            return
+        load_state_dict_file(self.get_bare_model(net), path, key, f'{option} ({key})', source)
+        get_root_logger().info(f'Loaded {option} = {path} [{key}].')
+
+    def init_training_settings(self):
+        train_opt = self.opt['train']
+        path_opt = self.opt['path']
+        self.net_d = self.model_to_device(build_network(self.opt['network_d']).to(self.device))
+        self.print_network(self.net_d)
+        self._load_checkpoint(self.net_d, 'path.pretrain_network_d', path_opt.get('pretrain_network_d'),
+                              path_opt.get('param_key_d', 'params'), DISCRIMINATOR_SOURCE)
+
+        self.ema_decay = train_opt.get('ema_decay', 0.999)
+        self.net_g_ema = self._build(self.opt['network_g'])
+        if path_opt.get('pretrain_network_g') is None:
+            self.update_ema(0)
+        else:
+            self._load_checkpoint(self.net_g_ema, 'path.pretrain_network_g', path_opt['pretrain_network_g'],
+                                  'params_ema')
+        self.net_g_ema.requires_grad_(False)
+        self.net_g_ema.eval()
+
+        self.cri_pix = build_loss(train_opt['pixel_opt']).to(self.device) if train_opt.get('pixel_opt') else None
+        self.cri_perceptual = (
+            self._to_memory_format(build_loss(train_opt['perceptual_opt']).to(self.device))
+            if train_opt.get('perceptual_opt') else None)
+        self.cri_gan = build_loss(train_opt['gan_opt']).to(self.device)
+
+        self.net_d_iters = train_opt.get('net_d_iters', 1)
+        self.net_d_init_iters = train_opt.get('net_d_init_iters', 0)
+        self.r1_reg_weight = train_opt.get('r1_reg_weight', 0)
+        self.net_d_reg_every = train_opt.get('net_d_reg_every', 16)
+        self.guard = NonFiniteGuard(train_opt.get('max_nonfinite_steps', 5), self.opt['dist'])
+        self._setup_amp(train_opt)
+
+        self.net_g.train()
+        self.net_d.train()
+        self.setup_optimizers()
+        self.setup_schedulers()
+
+    def _setup_amp(self, train_opt):
+        amp_name = train_opt.get('amp_dtype', 'bf16')
+        if amp_name not in AMP_DTYPES:
+            raise ValueError(f"train.amp_dtype must be one of {sorted(AMP_DTYPES)}, got {amp_name!r}")
+        self.use_amp = bool(train_opt.get('use_amp', False))
+        self.amp_dtype = AMP_DTYPES[amp_name]
+        use_fp16 = self.use_amp and amp_name == 'fp16'
+        if use_fp16 and self.device.type != 'cuda':
+            raise ValueError('train.amp_dtype: fp16 needs a CUDA device; use bf16 on CPU.')
+        self.scaler_g = torch.amp.GradScaler(self.device.type, enabled=use_fp16)
+        self.scaler_d = torch.amp.GradScaler(self.device.type, enabled=use_fp16)
+
+    def setup_optimizers(self):
+        train_opt = self.opt['train']
+        for name, net in (('g', self.net_g), ('d', self.net_d)):
+            optim_opt = dict(train_opt[f'optim_{name}'])
+            optim_type = optim_opt.pop('type')
+            params = [param for param in net.parameters() if param.requires_grad]
+            optimizer = self.get_optimizer(optim_type, params, **optim_opt)
+            setattr(self, f'optimizer_{name}', optimizer)
+            self.optimizers.append(optimizer)
+
+    def autocast(self):
+        """Autocast context for the network forwards (a no-op unless ``use_amp``)."""
+        if not self.use_amp:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def feed_data(self, data):
+        self.lq = data['lq'].to(self.device, memory_format=self.memory_format)
+        if 'gt' in data:
+            self.gt = data['gt'].to(self.device)
+
+    def optimize_parameters(self, current_iter):
+        """One iteration: G step (when due) then D step; non-finite losses skip their update."""
+        loss_dict = OrderedDict()
+        skipped = []
+        if current_iter % self.net_d_iters == 0 and current_iter > self.net_d_init_iters:
+            if not self._optimize_g(loss_dict):
+                skipped.append('net_g')
+        else:
+            with torch.no_grad(), self.autocast():
+                self.output = self.net_g(self.lq).float()
+        if not self._optimize_d(current_iter, loss_dict):
+            skipped.append('net_d')
+        self.log_dict = self.reduce_loss_dict(loss_dict)
+        self.guard.end_iteration(current_iter, skipped, loss_dict)
+
+    def _optimize_g(self, loss_dict):
+        """Generator step; returns False when it was skipped for a non-finite loss."""
+        self.net_d.requires_grad_(False)
+        self.optimizer_g.zero_grad(set_to_none=True)
+        losses = OrderedDict()
+        with self.autocast():
+            self.output = self.net_g(self.lq).float()
+            if self.cri_pix:
+                losses['l_g_pix'] = self.cri_pix(self.output, self.gt)
+            if self.cri_perceptual:
+                losses['l_g_percep'] = self.cri_perceptual(self.output, self.gt).float()
+            losses['l_g_gan'] = self.cri_gan(self.discriminate(self.output), True, is_disc=False)
+        loss_dict.update(losses)
+        l_g_total = sum(losses.values())
+        if not self.guard.all_finite(l_g_total):
+            return False
+        self.scaler_g.scale(l_g_total).backward()
+        self.scaler_g.step(self.optimizer_g)
+        self.scaler_g.update()
+        self.update_ema(self.ema_decay)
+        return True
+
+    def discriminate(self, images):
+        """D logits (B, 1) in fp32. BasicSR's StyleGAN2Discriminator flattens with ``view``, which an
+        NHWC tensor does not allow, so D and its inputs always stay in the default (NCHW) layout."""
+        return self.net_d(images.contiguous()).float()
+
+    def _optimize_d(self, current_iter, loss_dict):
+        """Discriminator step (vanilla GAN + lazy R1); returns False when skipped for a non-finite loss."""
+        self.net_d.requires_grad_(True)
+        self.optimizer_d.zero_grad(set_to_none=True)
+        with_r1 = self.r1_reg_weight > 0 and current_iter % self.net_d_reg_every == 0
+        real = self.gt.detach().requires_grad_(with_r1)
+        with self.autocast():
+            fake_pred = self.discriminate(self.output.detach())
+            real_pred = self.discriminate(real)
+        l_d = self.cri_gan(real_pred, True, is_disc=True) + self.cri_gan(fake_pred, False, is_disc=True)
+        loss_dict['l_d'] = l_d
+        loss_dict['real_score'] = real_pred.detach().mean()
+        loss_dict['fake_score'] = fake_pred.detach().mean()
+        if with_r1:
+            l_d_r1 = self.r1_reg_weight / 2 * self.net_d_reg_every * r1_penalty(real_pred, real)
+            loss_dict['l_d_r1'] = l_d_r1
+            l_d = l_d + l_d_r1
+        if not self.guard.all_finite(l_d):
+            return False
+        self.scaler_d.scale(l_d).backward()
+        self.scaler_d.step(self.optimizer_d)
+        self.scaler_d.update()
+        return True
+
+    @torch.no_grad()
+    def update_ema(self, decay):
+        """net_g_ema = decay * net_g_ema + (1 - decay) * net_g for parameters; buffers are copied."""
+        net_g = self.get_bare_model(self.net_g)
+        for ema_param, param in zip(self.net_g_ema.parameters(), net_g.parameters()):
+            ema_param.lerp_(param, 1 - decay)
+        for ema_buffer, buffer in zip(self.net_g_ema.buffers(), net_g.buffers()):
+            ema_buffer.copy_(buffer)
+
+    def test(self):
+        """``self.output`` from ``net_g_ema`` (``net_g`` when not training), in fp32."""
+        net = self.net_g_ema if hasattr(self, 'net_g_ema') else self.net_g
+        was_training = net.training
+        net.eval()
+        with torch.no_grad():
+            self.output = net(self.lq).float()
+        net.train(was_training)
+
+    def get_current_visuals(self):
+        visuals = OrderedDict(lq=self.lq.detach().cpu(), result=self.output.detach().cpu())
+        if hasattr(self, 'gt'):
+            visuals['gt'] = self.gt.detach().cpu()
+        return visuals
+
+    def dist_validation(self, dataloader, current_iter, tb_logger, save_img):
+        if self.opt['rank'] == 0:
+            self.nondist_validation(dataloader, current_iter, tb_logger, save_img)
+
+    def nondist_validation(self, dataloader, current_iter, tb_logger, save_img):
+        """Restore every image of ``dataloader``, save it if asked and average the configured metrics."""
+        dataset_name = dataloader.dataset.opt['name']
+        metric_opts = self.opt['val'].get('metrics') or {}
+        if metric_opts:
+            self._initialize_best_metric_results(dataset_name)
+        self.metric_results = {name: 0.0 for name in metric_opts}
+        count = 0
+        for val_data in dataloader:
+            self.feed_data(val_data)
+            self.test()
+            for i, lq_path in enumerate(val_data['lq_path']):
+                img_name = osp.splitext(osp.basename(lq_path))[0]
+                metric_data = {'img': tensor2img(self.output[i].cpu(), min_max=(-1, 1))}
+                if 'gt' in val_data:
+                    metric_data['img2'] = tensor2img(self.gt[i].cpu(), min_max=(-1, 1))
+                if save_img:
+                    imwrite(metric_data['img'], self._visualization_path(dataset_name, img_name, current_iter))
+                for name, metric_opt in metric_opts.items():
+                    self.metric_results[name] += calculate_metric(metric_data, metric_opt)
+                count += 1
+        for name in metric_opts:
+            self.metric_results[name] /= max(count, 1)
+            self._update_best_metric_result(dataset_name, name, self.metric_results[name], current_iter)
+        if metric_opts:
+            self._log_validation_metric_values(current_iter, dataset_name, tb_logger)
+
+    def _visualization_path(self, dataset_name, img_name, current_iter):
+        root = self.opt['path']['visualization']
+        if self.is_train:
+            return osp.join(root, img_name, f'{img_name}_{current_iter}.png')
+        suffix = self.opt['val'].get('suffix') or self.opt['name']
+        return osp.join(root, dataset_name, f'{img_name}_{suffix}.png')
+
+    def _log_validation_metric_values(self, current_iter, dataset_name, tb_logger):
+        lines = [f'Validation {dataset_name} at iteration {current_iter}']
+        for name, value in self.metric_results.items():
+            best = self.best_metric_results[dataset_name][name]
+            lines.append(f'\t # {name}: {value:.4f}\tBest: {best["val"]:.4f} @ {best["iter"]} iter')
+            if tb_logger:
+                tb_logger.add_scalar(f'metrics/{dataset_name}/{name}', value, current_iter)
+        get_root_logger().info('\n'.join(lines))
+
+    def save(self, epoch, current_iter):
+        self.save_network([self.net_g, self.net_g_ema], 'net_g', current_iter, param_key=['params', 'params_ema'])
+        self.save_network(self.net_d, 'net_d', current_iter)
+        self.save_training_state(epoch, current_iter)
