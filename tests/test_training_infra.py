@@ -146,20 +146,21 @@ def reference_run(tmp_path_factory, data_root):
     return root
 
 
-def test_single_process_trains_and_saves_atomically(reference_run):
+def test_single_process_trains_and_saves(reference_run):
     exp = experiment(reference_run)
     for it in (4, 8, 12):
         assert os.path.isfile(os.path.join(exp, 'models', f'net_g_{it}.pth'))
         state = checkpoint.read_training_state(os.path.join(exp, 'training_states', f'{it}.state'))
         assert state['iter'] == it and len(state['optimizers']) == 1 and len(state['schedulers']) == 1
+        assert set(state['rng']) >= {'python', 'numpy_key', 'torch'}
     assert os.path.isfile(os.path.join(exp, 'models', 'net_g_latest.pth'))
-    leftovers = [n for d in ('models', 'training_states') for n in os.listdir(os.path.join(exp, d)) if n.endswith('.tmp')]
-    assert leftovers == []
+    for folder in ('models', 'training_states'):
+        assert not [n for n in os.listdir(os.path.join(exp, folder)) if n.endswith('.tmp')]
     assert os.listdir(os.path.join(reference_run, 'tb_logger', NAME))
     log = open([os.path.join(exp, n) for n in os.listdir(exp) if n.endswith('.log')][0]).read()
     assert re.search(r'\[infra\.\.\]\[epoch:\s+\d+, iter:\s+12, lr:\(5\.000e-03,\)\].* l_pix: ', log)
-    first, last = load_params(os.path.join(exp, 'models', 'net_g_4.pth')), load_params(
-        os.path.join(exp, 'models', 'net_g_latest.pth'))
+    first = load_params(os.path.join(exp, 'models', 'net_g_4.pth'))
+    last = load_params(os.path.join(exp, 'models', 'net_g_latest.pth'))
     assert not torch.equal(first['conv_first.weight'], last['conv_first.weight'])
 
 
@@ -238,8 +239,8 @@ def test_unmodified_basicsr_train_script_with_plugin_tag(tmp_path, data_root):
     os.chmod(os.path.join(fake_bin, 'scontrol'), 0o755)
     slurm = dict(SLURM_PROCID='0', SLURM_NTASKS='1', SLURM_NODELIST='node0', MASTER_PORT=str(free_port()),
                  PATH=fake_bin + os.pathsep + os.environ['PATH'])
-    resumed = check(
-        run(root, [sys.executable, script, '-opt', opt, '--launcher', 'slurm', '--auto_resume'], path=[startup], **slurm))
+    args = [sys.executable, script, '-opt', opt, '--launcher', 'slurm', '--auto_resume']
+    resumed = check(run(root, args, path=[startup], **slurm))
     assert re.search(r'Resuming training from epoch: \d+, iter: 4\.', resumed.stderr)
     assert os.path.isfile(os.path.join(experiment(root), 'models', 'net_g_latest.pth'))
 

@@ -98,8 +98,8 @@ def set_rng_state(state):
     """Restore what :func:`rng_state` returned (CUDA states only onto as many devices)."""
     random.setstate(state['python'])
     has_gauss, gauss = state['numpy_gauss']
-    np.random.set_state(('MT19937', state['numpy_key'].numpy().astype(np.uint32), state['numpy_pos'], has_gauss,
-                         gauss))
+    key = state['numpy_key'].cpu().numpy().astype(np.uint32)
+    np.random.set_state(('MT19937', key, state['numpy_pos'], has_gauss, gauss))
     torch.set_rng_state(state['torch'].cpu())
     if 'cuda' in state and torch.cuda.is_available() and len(state['cuda']) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all([s.cpu() for s in state['cuda']])
