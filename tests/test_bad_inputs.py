@@ -178,6 +178,7 @@ def test_lmdb_key_vanishing_after_construction_is_skipped(folder, tmp_path_facto
     ({'in_size': 12.5}, 'in_size'),
     ({'mean': [0.5, 0.5]}, 'mean'),
     ({'std': [0.5, 0, 0.5]}, 'std'),
+    ({'std': [0.5, -0.5, 0.5]}, 'std'),
     ({'seed': -1}, 'seed'),
     ({'blur_kernel_size': 40}, 'blur_kernel_size'),
     ({'jpeg_range': [5, 500]}, 'jpeg_range'),
