@@ -1,0 +1,71 @@
+"""Batched torch Eq. 10 against the numpy/OpenCV reference."""
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from panini_arch.data import degradation_torch as dt
+from panini_arch.data.degradation import _axis_operator, degrade_uint8
+from panini_arch.data.synthetic_faces import draw_face
+
+
+def _batch(images):
+    """uint8 BGR list -> (B, 3, H, W) RGB float in [0, 1]."""
+    return torch.from_numpy(np.stack([im[..., ::-1] for im in images]).copy()).permute(0, 3, 1, 2).float() / 255
+
+
+def _psnr(a, b):
+    return 10 * np.log10(255.0**2 / max(np.mean((a.astype(np.float64) - b)**2), 1e-12))
+
+
+@pytest.mark.parametrize('n_in,n_out,sigma', [(256, 25, 3.0), (256, 256, 1.2), (100, 7, 0.0), (64, 128, 0.0)])
+def test_axis_operators_match_the_numpy_operator(n_in, n_out, sigma):
+    mats = dt.axis_operators(torch.tensor([n_in]), torch.tensor([n_out]), torch.tensor([sigma]), 41, n_in + 3,
+                             n_out + 2)
+    ref = _axis_operator(n_in, n_out, sigma, 41).toarray()
+    np.testing.assert_allclose(mats[0, :n_out, :n_in].numpy(), ref, atol=1e-6)
+    assert mats[0, n_out:].abs().sum() == 0 and mats[0, :, n_in:].abs().sum() == 0
+
+
+def test_mixed_r_batch_matches_numpy_chain_without_noise_and_jpeg():
+    images = [draw_face(256, i) for i in range(4)]
+    params = torch.tensor([[10.0, 3.0, 0, 100], [25.3, 0, 0, 100], [1.0, 0, 0, 100], [7.0, 1.5, 0, 100]])
+    out = dt.degrade_batch(_batch(images), params, 128)
+    assert out.shape == (4, 3, 128, 128) and out.dtype == torch.float32
+    for img, p, o in zip(images, params.tolist(), out):
+        ref = degrade_uint8(img, dict(zip(('r', 'sigma', 'delta', 'q'), p)), 128)[..., ::-1]
+        got = (o.permute(1, 2, 0).numpy() * 255).round()
+        assert np.abs(got - ref).max() <= 2  # OpenCV's uint8 resize uses fixed-point weights
+
+
+@pytest.mark.parametrize('quality', [5, 30, 90])
+def test_jpeg_batch_close_to_opencv(quality):
+    faces = [draw_face(96, 3), cv2.resize(draw_face(256, 4), (37, 37), interpolation=cv2.INTER_AREA)]
+    canvas = torch.zeros(2, 3, 96, 96)
+    for i, face in enumerate(faces):
+        canvas[i, :, :face.shape[0], :face.shape[1]] = _batch([face])[0] * 255
+    out = dt.jpeg_batch(canvas, torch.tensor([quality, quality]), torch.tensor([96, 37]), torch.tensor([96, 37]))
+    for i, face in enumerate(faces):
+        side = face.shape[0]
+        ref = cv2.imdecode(cv2.imencode('.jpg', face, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
+        got = out[i, :, :side, :side].permute(1, 2, 0).numpy()[..., ::-1]
+        assert _psnr(got, ref) > 38, 'torch JPEG far from OpenCV'
+        assert _psnr(ref, face) < 34, 'JPEG should visibly change the face'
+        assert _psnr(got, face) < 34
+
+
+def test_quality_100_means_no_jpeg():
+    x = torch.randint(0, 256, (2, 3, 16, 16)).float()
+    out = dt.jpeg_batch(x, torch.tensor([100.0, 50.0]), torch.tensor([16, 16]), torch.tensor([16, 16]))
+    assert torch.equal(out[0], x[0]) and not torch.equal(out[1], x[1])
+
+
+def test_noise_seeded_by_generator_and_scaled_by_delta():
+    flat = torch.full((2, 3, 200, 200), 0.5)
+    params = torch.tensor([[1.0, 0, 20.0, 100], [1.0, 0, 0.0, 100]])
+    a = dt.degrade_batch(flat, params, 200, generator=torch.Generator().manual_seed(1))
+    b = dt.degrade_batch(flat, params, 200, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(a, b)
+    assert abs(float((a[0] * 255).std()) - 20) < 1.0
+    assert torch.equal(a[1], flat[1].mul(255).round() / 255)
+    np.testing.assert_allclose((a * 255).numpy(), (a * 255).round().numpy(), atol=1e-3)
