@@ -113,6 +113,20 @@ def test_sr_scale_must_divide_gt_size_and_agree_with_in_size():
         build('PaniniDegradationDataset', scale=16, in_size=64)
 
 
+def test_scale_next_to_eq10_ranges_needs_explicit_lq_mode():
+    """BasicSR copies a top-level ``scale: 2`` into an MFR dataset: never silently switch to bicubic."""
+    with pytest.raises(ValueError, match='lq_mode'):
+        build('PaniniDegradationDataset', scale=2, noise_range=[0, 25])
+    eq10 = build('PaniniDegradationDataset', scale=2, noise_range=[0, 25], lq_mode='eq10', deterministic=True)
+    assert eq10.scale is None and eq10[0]['lq'].shape == (3, 64, 64) and eq10[0]['deg_params'][0] >= 10
+    bicubic = build('PaniniDegradationDataset', scale=2, in_size=64, noise_range=[0, 25], lq_mode='bicubic')
+    assert bicubic[0]['deg_params'].tolist() == [2, 0, 0, 100]
+    with pytest.raises(ValueError, match='lq_mode'):
+        build('PaniniDegradationDataset', lq_mode='sr')
+    with pytest.raises(ValueError, match='needs scale'):
+        build('PaniniDegradationDataset', lq_mode='bicubic')
+
+
 def test_udrl_pairs_share_params_and_differ_in_content():
     ds = build('UDRLPairDataset', in_size=32, deterministic=True)
     for i in range(len(ds)):

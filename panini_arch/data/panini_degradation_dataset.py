@@ -1,11 +1,12 @@
 """Training/testing pairs for Panini-Net: HQ faces degraded on the fly by Eq. 10 (or bicubic 16x)."""
 import cv2
 import numpy as np
+from basicsr.utils import get_root_logger
 from basicsr.utils.registry import DATASET_REGISTRY
 from PIL import Image
 from torch.utils import data
 
-from .degradation import degradation_ranges, degrade_uint8, params_tensor, sample_degradation
+from .degradation import DEFAULT_RANGES, degradation_ranges, degrade_uint8, params_tensor, sample_degradation
 from .face_source import FaceSource, positive_int_option
 
 
@@ -45,9 +46,11 @@ class PaniniDegradationDataset(data.Dataset):
     """HQ face -> (LQ, GT) pair, LQ made by Eq. 10 or, with ``scale``, by bicubic downsampling.
 
     Options (BasicSR dataset section): ``dataroot_gt``, ``meta_info``, ``io_backend: {type: disk|lmdb}``,
-    ``gt_size`` (1024), ``in_size`` (512), ``scale`` (unset; e.g. 16 for the 16x SR setting: ``lq`` is
-    the GT bicubic-downsampled to ``gt_size / scale``, no other degradation), ``use_hflip``, ``mean``/``std``
-    (0.5 -> [-1, 1]), ``deterministic``, ``seed``, ``strict``, the four ranges and ``blur_kernel_size``.
+    ``gt_size`` (1024), ``in_size`` (512), ``use_hflip``, ``mean``/``std`` (0.5 -> [-1, 1]), ``deterministic``,
+    ``seed``, ``strict``, the four ranges and ``blur_kernel_size``, and for the SR setting ``scale`` (e.g. 16:
+    ``lq`` is the GT bicubic-downsampled to ``gt_size / scale``, no other degradation). ``lq_mode``
+    (``eq10`` | ``bicubic``) picks the mode explicitly; without it ``scale`` means bicubic, and ``scale``
+    together with range options is an error (BasicSR puts a top-level ``scale`` into every dataset).
 
     Returns (``__getitem__``):
         dict: ``lq`` float32 (3, in_size, in_size) RGB, ``gt`` float32 (3, gt_size, gt_size) RGB, both
@@ -61,8 +64,8 @@ class PaniniDegradationDataset(data.Dataset):
         self.source = FaceSource(opt)
         self.deg = DegradationOptions(opt)
         gt_size = self.source.gt_size
-        self.scale = opt.get('scale')
-        if self.scale is not None:
+        self.scale = None
+        if self._lq_mode(opt) == 'bicubic':
             self.scale = positive_int_option(opt, 'scale', None)
             if gt_size % self.scale:
                 raise ValueError(f'Option scale ({self.scale}) must divide gt_size ({gt_size})')
@@ -70,8 +73,32 @@ class PaniniDegradationDataset(data.Dataset):
             if opt.get('in_size', self.in_size) != self.in_size:
                 raise ValueError(f"Option in_size ({opt['in_size']}) contradicts scale {self.scale}: "
                                  f'the SR input is gt_size / scale = {self.in_size}')
+            get_root_logger().info(f'PaniniDegradationDataset: LQ = GT bicubic x1/{self.scale} ({self.in_size}px)')
         else:
             self.in_size = positive_int_option(opt, 'in_size', 512)
+            get_root_logger().info(f'PaniniDegradationDataset: LQ = Eq. 10 ({self.in_size}px), {self.deg.ranges}')
+
+    @staticmethod
+    def _lq_mode(opt):
+        """'eq10' or 'bicubic' from ``lq_mode``, else inferred: bicubic iff ``scale`` is set.
+
+        BasicSR copies a top-level ``scale`` into every dataset section, so ``scale`` next to Eq. 10 range
+        options is ambiguous and must be resolved with an explicit ``lq_mode``.
+        """
+        mode = opt.get('lq_mode')
+        if mode is not None:
+            if mode not in ('eq10', 'bicubic'):
+                raise ValueError(f"Option lq_mode must be 'eq10' or 'bicubic', got {mode!r}")
+            if mode == 'bicubic' and opt.get('scale') is None:
+                raise ValueError('Option lq_mode: bicubic needs scale (e.g. 16)')
+            return mode
+        if opt.get('scale') is None:
+            return 'eq10'
+        given = [key for key in DEFAULT_RANGES if key in opt]
+        if given:
+            raise ValueError(f"Options scale ({opt['scale']}) and {', '.join(given)} are both set (BasicSR copies a "
+                             "top-level scale into every dataset): set lq_mode: eq10 or lq_mode: bicubic")
+        return 'bicubic'
 
     def __len__(self):
         return len(self.source)
