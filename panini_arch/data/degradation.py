@@ -42,8 +42,8 @@ def _check_range(key, value):
         raise ValueError(f'Option {key!r} must be a [low, high] pair or null, got {value!r}') from None
     if not (np.isfinite(low) and np.isfinite(high)) or low > high or low < _LOWEST[key]:
         raise ValueError(f'Option {key!r} must satisfy {_LOWEST[key]} <= low <= high, got {value!r}')
-    if key == 'jpeg_range' and high > 100:
-        raise ValueError(f'Option {key!r}: JPEG quality must be <= 100, got {value!r}')
+    if key == 'jpeg_range' and (high > 100 or np.ceil(low) > np.floor(high)):
+        raise ValueError(f'Option {key!r}: JPEG quality must hold an integer in [1, 100], got {value!r}')
     return low, high
 
 
@@ -85,9 +85,9 @@ def sample_degradation(rng, opt=None):
         bounds = ranges[key]
         if bounds is None:
             params[name] = NEUTRAL_PARAMS[name]
-        elif name == 'q':
-            params[name] = int(np.floor(bounds[0] + u * (bounds[1] - bounds[0] + 1)))
-            params[name] = min(params[name], int(bounds[1]))
+        elif name == 'q':  # uniform over the integers low..high
+            low, high = int(np.ceil(bounds[0])), int(np.floor(bounds[1]))
+            params[name] = min(low + int(u * (high - low + 1)), high)
         else:
             params[name] = float(bounds[0] + u * (bounds[1] - bounds[0]))
     return params
