@@ -24,7 +24,7 @@ from panini_arch.evaluation.report import tile_grid  # noqa: E402
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--input', required=True, help='LQ image or folder of LQ images')
-    parser.add_argument('--num_faces', type=int, default=4, help='first N images of a folder (one batch: all same size)')
+    parser.add_argument('--num_faces', type=int, default=4, help='first N images of a folder (one batch)')
     parser.add_argument('--biases', type=float, nargs='+', default=[-8, -4, -2, 0, 2, 4, 8],
                         help='mask_bias values, IFE-favouring (negative) to prior-favouring (positive)')
     parser.add_argument('--out', default='results/mask_bias', help='output folder')

@@ -5,7 +5,6 @@ Shared command-line options pick the net: ``--opt`` (a test options file: its
 ``network_g`` and ``path.pretrain_network_g``) or ``--arch`` preset + ``--arch_opt k=v``
 + ``--model_path``; ``--random_weights`` (tests/demos only) allows no weights.
 """
-import glob
 import os
 import re
 
@@ -17,10 +16,9 @@ import yaml
 from basicsr.utils import img2tensor, tensor2img
 from basicsr.utils.options import ordered_yaml
 from panini_arch.utils.face_restorer import PRESETS
+from panini_arch.utils.image_io import IMAGE_EXTENSIONS
 from .net_loading import build_generator
 from .resize import restore, to_net_input
-
-IMAGE_PATTERNS = ('*.png', '*.jpg', '*.jpeg', '*.bmp', '*.webp')
 
 
 def add_net_args(parser):
@@ -56,7 +54,7 @@ def net_from_args(args):
 
 def list_images(folder):
     """Sorted image paths in ``folder``; FileNotFoundError when there are none."""
-    paths = sorted(p for pattern in IMAGE_PATTERNS for p in glob.glob(os.path.join(glob.escape(folder), pattern)))
+    paths = sorted(os.path.join(folder, name) for name in os.listdir(folder) if name.lower().endswith(IMAGE_EXTENSIONS))
     if not paths:
         raise FileNotFoundError(f'No images in {folder}')
     return paths

@@ -29,38 +29,42 @@ class MetricRunner:
         for name, opt in (metric_opts or {}).items():
             opt = deepcopy(opt)
             metric = METRIC_REGISTRY.get(opt.pop('type'))
-            if inspect.isclass(metric):
-                self._guard(name, lambda: self.set_metrics.__setitem__(name, metric(**opt)))
-            else:
+            if not inspect.isclass(metric):
                 self.functions[name] = (metric, opt)
                 self.sums[name] = 0.0
+                continue
+            try:
+                self.set_metrics[name] = metric(**opt)
+            except MetricNotComputed as error:
+                self._skip(name, error)
 
-    def _guard(self, name, call):
-        try:
-            return call()
-        except MetricNotComputed as error:
-            logger.error(str(error))
-            self.skipped[name] = str(error)
-            self.functions.pop(name, None)
-            self.set_metrics.pop(name, None)
-            return None
+    def _skip(self, name, error):
+        logger.error(str(error))
+        self.skipped[name] = str(error)
+        self.functions.pop(name, None)
+        self.set_metrics.pop(name, None)
 
     def update(self, img, img2):
         """Add one restored image and its GT (BGR, [0, 255], HWC)."""
         self.count += 1
         for name, (metric, opt) in list(self.functions.items()):
-            value = self._guard(name, lambda: metric(img=img, img2=img2, **opt))
-            if value is not None:
-                self.sums[name] += float(value)
+            try:
+                self.sums[name] += float(metric(img=img, img2=img2, **opt))
+            except MetricNotComputed as error:
+                self._skip(name, error)
         for name, metric in list(self.set_metrics.items()):
-            self._guard(name, lambda: metric.update(img, img2))
+            try:
+                metric.update(img, img2)
+            except MetricNotComputed as error:
+                self._skip(name, error)
 
     def results(self):
-        """Dict name -> {'value': float} or {'value': None, 'not_computed': reason} (+ 'details')."""
+        """Dict name -> {'value': float} or {'value': None, 'not_computed': reason}; set metrics add 'details'."""
         results = {name: {'value': self.sums[name] / max(self.count, 1)} for name in self.functions}
         for name, metric in list(self.set_metrics.items()):
-            value = self._guard(name, metric.compute)
-            if value is not None:
-                results[name] = {'value': float(value), 'details': metric.details}
+            try:
+                results[name] = {'value': float(metric.compute()), 'details': metric.details}
+            except MetricNotComputed as error:
+                self._skip(name, error)
         results.update({name: {'value': None, 'not_computed': reason} for name, reason in self.skipped.items()})
         return {name: results[name] for name in self.names}

@@ -54,7 +54,8 @@ class FaceTestModel(BaseModel):
         metrics = MetricRunner(val_opt.get('metrics'))
         image_folder = osp.join(self.opt['path']['visualization'], dataset_name)
         net_seconds = 0.0
-        for batch in tqdm(loader, total=len(loader), unit='batch', desc=f'{self.opt["name"]}'):
+        progress = tqdm(total=len(dataset), unit='img', desc=self.opt['name'])
+        for batch in loader:
             start = time.perf_counter()
             output = restore(self.net_g, batch['lq'].to(self.device), self.input_size, batch['gt'].shape[-2:],
                              **val_opt.get('forward_kwargs', {}))
@@ -66,7 +67,10 @@ class FaceTestModel(BaseModel):
                 if save_img:
                     imwrite(restored_img, osp.join(image_folder, f'{osp.splitext(osp.basename(lq_path))[0]}.png'))
                 metrics.update(restored_img, gt_img)
-        summary = self._summary(dataset, metrics.results(), len(dataset), net_seconds, image_folder if save_img else None)
+            progress.update(len(output))
+        progress.close()
+        summary = self._summary(dataset, metrics.results(), len(dataset), net_seconds,
+                                image_folder if save_img else None)
         summary_path = osp.join(self.opt['path']['results_root'], f'metrics_{dataset_name}.json')
         with open(summary_path, 'w', encoding='utf-8') as f:
             json.dump(summary, f, indent=2)
