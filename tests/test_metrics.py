@@ -103,6 +103,25 @@ def test_frechet_distance_of_gaussians_matches_closed_form():
     assert distance == pytest.approx(5 + 2, rel=0.05)
 
 
+def test_fid_inception_built_from_local_file_without_download(tmp_path, monkeypatch):
+    import basicsr.archs.inception as basicsr_inception
+    from panini_arch.metrics.fid_metric import build_fid_inception
+    with monkeypatch.context() as patch:  # a random FID Inception, saved like pt_inception-...pth
+        patch.setattr(basicsr_inception, 'load_url', lambda *args, **kwargs: None)
+        patch.setattr(torchvision.models.Inception3, 'load_state_dict', lambda self, state_dict: None)
+        state_dict = basicsr_inception.fid_inception_v3().state_dict()
+    path = tmp_path / 'pt_inception.pth'
+    torch.save(state_dict, path)
+
+    def no_download(*args, **kwargs):
+        raise AssertionError('FID weights must never be downloaded')
+
+    monkeypatch.setattr(basicsr_inception, 'load_url', no_download)
+    extractor = build_fid_inception(str(path))
+    assert extractor(torch.rand(2, 3, 64, 64)).shape == (2, 2048)
+    assert basicsr_inception.LOCAL_FID_WEIGHTS.startswith('experiments/')  # BasicSR's constant is restored
+
+
 def test_fid_small_set_refused_without_small_sample():
     fid = FID(extractor=tiny_extractor(), min_samples=1000)
     for i in range(3):
