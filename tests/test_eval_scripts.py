@@ -180,3 +180,35 @@ def test_mask_bias_sweep_moves_theta_from_input_to_prior(workdir):
     low, high = (cv2.imread(str(out / f'0000_bias{b}.png')).astype(float) for b in ('-6', '6'))
     assert np.abs(low - high).mean() > 0.5
     assert cv2.imread(str(out / 'mask_bias_sweep.png')).shape == (2 * (48 + 24), 4 * 48, 3)
+
+
+@pytest.mark.parametrize('name', sorted(os.path.splitext(f)[0] for f in os.listdir(os.path.join(ROOT, 'options'))
+                                        if f.startswith('test_') and f.endswith('.yml')))
+def test_shipped_test_options_are_consistent(name):
+    from basicsr.utils.registry import ARCH_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
+    from panini_arch.evaluation.published import published
+    with open(os.path.join(ROOT, 'options', f'{name}.yml'), encoding='utf-8') as f:
+        opt = yaml.load(f, Loader=ordered_yaml()[0])
+    assert opt['model_type'] in MODEL_REGISTRY and opt['network_g']['type'] in ARCH_REGISTRY
+    assert all(m['type'] in METRIC_REGISTRY for m in opt['val']['metrics'].values())
+    net = opt['network_g']
+    native_input = net.get('in_size', net.get('size', net.get('out_size')))
+    assert opt['val']['input_size'] == native_input == 1024 // opt['scale']  # the set's LQ is already the input size
+    if opt['paper']:
+        assert published(opt['paper'], 'psnr') is not None
+
+
+def test_build_generator_loads_a_checkpoint_and_refuses_missing_weights(tmp_path):
+    from panini_arch.evaluation.net_loading import build_generator
+    net_opt = TINY_NETS['test_gpen_bfr_512']
+    torch.manual_seed(3)
+    reference = build_generator(net_opt, random_weights=True)
+    torch.save({'params_ema': reference.state_dict()}, tmp_path / 'net.pth')
+    loaded = build_generator(net_opt, str(tmp_path / 'net.pth'), 'params_ema')
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(loaded(x), reference(x))
+    with pytest.raises(ValueError, match='pretrain_network_g'):
+        build_generator(net_opt)
+    with pytest.raises(FileNotFoundError, match='missing.pth'):
+        build_generator(net_opt, str(tmp_path / 'missing.pth'))
