@@ -114,6 +114,7 @@ def test_tiny_fr_options_train_log_losses_and_save(tmp_path):
     assert sorted(logged) == [8, 16, 24, 32]
     assert all(math.isfinite(v) for values in logged.values() for v in values)
     assert 'Non-finite loss' not in result.stderr
+    assert re.search(r'iter:\s+8,.* l_d_r1: \S+', result.stderr)  # lazy R1 every 4 iterations
     assert re.search(r'# psnr: \d+\.\d+', result.stderr) and re.search(r'# ssim: [0-9.]+', result.stderr)
 
     exp = os.path.join(str(tmp_path), 'experiments', opt['name'])
@@ -194,6 +195,21 @@ def test_nonfinite_loss_skips_the_update_then_stops(tmp_path):
             model.optimize_parameters(6)
     finally:
         logging.getLogger('basicsr').removeHandler(records)
+
+
+def test_generator_waits_for_net_d_init_iters(tmp_path):
+    opt = tiny_options()
+    opt['train']['net_d_init_iters'] = 1
+    model = in_process_model(opt, tmp_path)
+    model.feed_data(fixed_batch(opt))
+    before_g, before_d, _ = state_snapshot(model)
+    model.optimize_parameters(1)
+    assert_same_weights(before_g, model.net_g.state_dict())
+    assert not torch.equal(before_d['final_linear.1.weight'], model.net_d.state_dict()['final_linear.1.weight'])
+    assert 'l_g_pix' not in model.log_dict and 'l_d' in model.log_dict
+    model.optimize_parameters(2)
+    assert not torch.equal(before_g['lce.linear.weight'], model.net_g.state_dict()['lce.linear.weight'])
+    assert 'l_g_pix' in model.log_dict
 
 
 def test_missing_weight_files_are_named(tmp_path):

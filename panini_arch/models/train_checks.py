@@ -12,7 +12,8 @@ STYLEGAN_SOURCE = ('BasicSR publishes it as stylegan2_ffhq_config_f_1024_officia
                    '(run `python scripts/download_pretrained_models.py StyleGAN` in a BasicSR checkout).')
 DISCRIMINATOR_SOURCE = ('BasicSR publishes it as stylegan2_ffhq_config_f_1024_discriminator_official-a386354a.pth '
                         '(run `python scripts/download_pretrained_models.py StyleGAN` in a BasicSR checkout).')
-DRE_SOURCE = 'It is the DRE trained by the UDRL pre-training of panini-arch (net_g_*.pth of that experiment).'
+DRE_SOURCE = ('Pre-train it with options/train_udrl.yml (UDRL); it is saved as '
+              'experiments/<name>/models/net_dre_<iter>.pth.')
 CHECKPOINT_SOURCE = 'It is a net_g_*.pth / net_d_*.pth written by this trainer under experiments/<name>/models/.'
 METRIC_SOURCE = 'Give the local file this validation metric needs, or remove the metric from val.metrics.'
 
