@@ -59,7 +59,7 @@ class FID:
             for tests. None builds the FID Inception from ``inception_path``.
     """
 
-    def __init__(self, inception_path=None, min_samples=PAPER_SAMPLES, small_sample=False, extractor=None, **kwargs):
+    def __init__(self, inception_path=None, min_samples=PAPER_SAMPLES, small_sample=False, extractor=None):
         self.extractor = extractor if extractor is not None else build_fid_inception(inception_path)
         self.min_samples = min_samples
         self.small_sample = small_sample
