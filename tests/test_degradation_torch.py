@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from panini_arch.data import degradation_torch as dt
-from panini_arch.data.degradation import _axis_operator, degrade_uint8
+from panini_arch.data.degradation import axis_operator, degrade_uint8
 from panini_arch.data.synthetic_faces import draw_face
 
 
@@ -22,7 +22,7 @@ def _psnr(a, b):
 def test_axis_operators_match_the_numpy_operator(n_in, n_out, sigma):
     mats = dt.axis_operators(torch.tensor([n_in]), torch.tensor([n_out]), torch.tensor([sigma]), 41, n_in + 3,
                              n_out + 2)
-    ref = _axis_operator(n_in, n_out, sigma, 41).toarray()
+    ref = axis_operator(n_in, n_out, sigma, 41).toarray()
     np.testing.assert_allclose(mats[0, :n_out, :n_in].numpy(), ref, atol=1e-6)
     assert mats[0, n_out:].abs().sum() == 0 and mats[0, :, n_in:].abs().sum() == 0
 

@@ -111,7 +111,7 @@ def _reflect101(idx, n):
     return np.where(idx >= n, period - idx, idx)
 
 
-def _axis_operator(n_in, n_out, sigma, kernel_size):
+def axis_operator(n_in, n_out, sigma, kernel_size):
     """Sparse (n_out, n_in) float32 matrix: 1-D blur by ``sigma`` (0 = none), then bilinear resampling."""
     if n_out == n_in:
         src = np.arange(n_out)[:, None]
@@ -159,9 +159,9 @@ def blur_downsample(img, sigma, r, kernel_size=41):
     if sigma <= 0 and (out_h, out_w) == (h, w):
         return img.astype(np.float32, copy=False)
     img = img.astype(np.float32, copy=False)
-    rows = _axis_operator(h, out_h, sigma, kernel_size) @ img.reshape(h, w * c)
+    rows = axis_operator(h, out_h, sigma, kernel_size) @ img.reshape(h, w * c)
     rows = np.ascontiguousarray(rows.reshape(out_h, w, c).transpose(1, 0, 2)).reshape(w, out_h * c)
-    cols = _axis_operator(w, out_w, sigma, kernel_size) @ rows
+    cols = axis_operator(w, out_w, sigma, kernel_size) @ rows
     return np.ascontiguousarray(cols.reshape(out_w, out_h, c).transpose(1, 0, 2))
 
 
