@@ -27,17 +27,23 @@ setup(
         'numpy',
         'scipy',
         'scikit-image',
+        'matplotlib',
+        'pillow',
+        'lpips',
         'tb-nightly',
         'pyyaml',
         'tqdm',
     ],
     extras_require={
-        'test': ['pytest', 'pytest-timeout'],
+        'test': ['pytest', 'gfpgan', 'onnx', 'onnxscript', 'onnxruntime'],
         'peers': ['gfpgan'],
+        'export': ['onnx', 'onnxscript', 'onnxruntime'],
     },
     entry_points={
         'console_scripts': [
             'panini-train=panini_arch.train:main',
+            'panini-test=panini_arch.test:main',
+            'panini-restore=panini_arch.inference:main',
         ],
     },
 )
