@@ -1,0 +1,90 @@
+"""Evaluate the demo's trained Panini-Net on held-out faces with the package's own tools.
+
+Test sets come from ``panini_arch.data.test_sets`` (seeded Eq. 10 degradations and
+the Table 4 r sweep); theta and the Fig. 7 outputs from ``panini_arch.evaluation.analysis``;
+PSNR/SSIM from BasicSR on uint8 images.
+"""
+import os
+
+import cv2
+import numpy as np
+import torch
+from basicsr.metrics import calculate_psnr, calculate_ssim
+
+from ..data.test_sets import generate_test_set, generate_theta_set
+from ..evaluation.analysis import fusion_outputs, image_thetas, list_images, load_batch, to_image
+from ..evaluation.net_loading import build_generator
+from ..evaluation.resize import resize_bicubic, restore
+
+PAPER_RS = (16, 32, 64, 128)  # Table 4, for 1024-pixel faces
+
+
+def load_trained(network_opt, model_path):
+    """The trained PaniniNet (EMA weights, eval mode); every weight comes from ``model_path``."""
+    network_opt = dict(network_opt, dre_path=None, stylegan_path=None)
+    return build_generator(network_opt, str(model_path), 'params_ema')
+
+
+def write(path, img):
+    """cv2.imwrite with the folder created; returns the path."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    cv2.imwrite(path, img)
+    return path
+
+
+@torch.no_grad()
+def restoration_table(net, test_dir, out_dir, ranges, seed=2022):
+    """Degrade each held-out face once, restore it, and score it against GT and a bicubic baseline.
+
+    Writes ``out_dir/{GT,LQ}`` (test set), ``out_dir/restored`` and ``out_dir/bicubic``.
+
+    Returns:
+        list[dict]: per image ``name``, ``lq``/``restored``/``bicubic``/``gt`` paths, ``psnr``/``ssim``
+        of the restoration and ``psnr_bicubic``/``ssim_bicubic`` (dB / [0, 1], RGB, no crop).
+    """
+    generate_test_set(test_dir, out_dir, seed=seed, gt_size=net.out_size, in_size=net.in_size, ranges=ranges)
+    rows = []
+    for lq_path in list_images(os.path.join(out_dir, 'LQ')):
+        name = os.path.basename(lq_path)
+        gt = cv2.imread(os.path.join(out_dir, 'GT', name))
+        lq = load_batch([lq_path])
+        restored = to_image(restore(net, lq, net.in_size)[0])
+        bicubic = to_image(resize_bicubic(lq, net.out_size)[0])
+        row = {'name': os.path.splitext(name)[0], 'lq': lq_path, 'gt': os.path.join(out_dir, 'GT', name),
+               'restored': write(os.path.join(out_dir, 'restored', name), restored),
+               'bicubic': write(os.path.join(out_dir, 'bicubic', name), bicubic)}
+        for key, img in (('', restored), ('_bicubic', bicubic)):
+            row['psnr' + key] = float(calculate_psnr(img, gt, crop_border=0))
+            row['ssim' + key] = float(calculate_ssim(img, gt, crop_border=0))
+        rows.append(row)
+    return rows
+
+
+def theta_curve(net, test_dir, out_dir, fixed, seed=2022):
+    """Table 4 on the held-out faces: mean/std theta per r (r scaled from 1024 to the demo's GT size).
+
+    Returns:
+        list[dict]: ``r`` (at the demo size), ``r_paper`` (1024-pixel equivalent), ``theta_mean``, ``theta_std``.
+    """
+    scale = 1024 // net.out_size
+    rs = [r / scale for r in PAPER_RS]
+    generate_theta_set(test_dir, out_dir, seed=seed, gt_size=net.out_size, in_size=net.in_size, rs=rs, fixed=fixed)
+    rows = []
+    for r, r_paper in zip(rs, PAPER_RS):
+        thetas = image_thetas(net, list_images(os.path.join(out_dir, 'LQ', f'r{int(r):03d}')))
+        rows.append({'r': r, 'r_paper': r_paper, 'theta_mean': float(np.mean(thetas)),
+                     'theta_std': float(np.std(thetas))})
+    return rows
+
+
+def fusion_examples(net, lq_paths, out_dir):
+    """Fig. 7: write Y, Y_IFE and Y_GPB for each LQ image; returns [{'name', 'Y', 'Y_IFE', 'Y_GPB'}] of paths."""
+    outputs = fusion_outputs(net, load_batch(lq_paths))
+    rows = []
+    for i, path in enumerate(lq_paths):
+        name = os.path.basename(path)
+        row = {'name': os.path.splitext(name)[0], 'lq': path}
+        for key, batch in outputs.items():
+            row[key] = write(os.path.join(out_dir, key, name), to_image(batch[i]))
+        rows.append(row)
+    return rows

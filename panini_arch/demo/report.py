@@ -1,0 +1,115 @@
+"""The demo's self-contained HTML report (relative image links, no network) and its plots."""
+import html
+import os
+
+import matplotlib
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ..evaluation.published import THETA  # noqa: E402
+
+STYLE = """body{font-family:sans-serif;margin:2em;max-width:1100px}
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:center}
+img.face{width:128px;height:128px;image-rendering:pixelated}.note{color:#555}"""
+
+
+def plot_theta(rows, path):
+    """Table 4 style: theta vs r (1024-pixel equivalent) for this net and the paper."""
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    rs = [row['r_paper'] for row in rows]
+    ax.errorbar(rs, [row['theta_mean'] for row in rows], yerr=[row['theta_std'] for row in rows], marker='o',
+                capsize=4, label='demo net (mean +- std)')
+    ax.plot(list(THETA), list(THETA.values()), 's--', label='paper, Table 4')
+    ax.set(xscale='log', xlabel='downsampling factor r (1024-px equivalent)', ylabel='theta (DAFI5 prior weight)')
+    ax.set_xticks(rs, [str(r) for r in rs])
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_curves(curves, path):
+    """Per run (columns): logged training losses (top) and validation metrics (bottom) against the iteration."""
+    fig, axes = plt.subplots(2, len(curves), figsize=(5.5 * len(curves), 6.5), squeeze=False)
+    for column, (title, run) in enumerate(curves.items()):
+        for row, (phase, scale) in enumerate((('train', 'symlog'), ('val', 'linear'))):
+            ax = axes[row, column]
+            for name in sorted({key for _, values in run[phase] for key in values}):
+                ax.plot(*zip(*[(it, values[name]) for it, values in run[phase] if name in values]),
+                        'o-' if phase == 'val' else '-', label=name)
+            ax.set(title=f'{title}: {phase}', xlabel='iteration', yscale=scale)
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def img(path, root, cls='face'):
+    """An <img> tag with a path relative to the report folder."""
+    return f'<img class="{cls}" src="{html.escape(os.path.relpath(path, root))}">'
+
+
+def restoration_section(rows, root):
+    """LQ / bicubic / restored / GT grid with PSNR and SSIM per image, and the means."""
+    out = ['<h2>Held-out faces: LQ / bicubic / Panini-Net / GT</h2>',
+           '<table><tr><th>face</th><th>LQ (net input)</th><th>bicubic</th><th>Panini-Net</th><th>GT</th>'
+           '<th>PSNR bicubic</th><th>PSNR Panini</th><th>SSIM bicubic</th><th>SSIM Panini</th></tr>']
+    for row in rows:
+        out.append(f'<tr><td>{html.escape(row["name"])}</td>' + ''.join(
+            f'<td>{img(row[key], root)}</td>' for key in ('lq', 'bicubic', 'restored', 'gt')) +
+                   f'<td>{row["psnr_bicubic"]:.2f}</td><td>{row["psnr"]:.2f}</td>'
+                   f'<td>{row["ssim_bicubic"]:.3f}</td><td>{row["ssim"]:.3f}</td></tr>')
+    mean = {key: sum(r[key] for r in rows) / len(rows) for key in ('psnr', 'psnr_bicubic', 'ssim', 'ssim_bicubic')}
+    out.append(f'<tr><th>mean</th><td colspan="4"></td><th>{mean["psnr_bicubic"]:.2f}</th><th>{mean["psnr"]:.2f}</th>'
+               f'<th>{mean["ssim_bicubic"]:.3f}</th><th>{mean["ssim"]:.3f}</th></tr></table>')
+    return '\n'.join(out)
+
+
+def fusion_section(rows, root):
+    """Fig. 7 style: Y, Y_IFE (prior term dropped) and Y_GPB (input term dropped)."""
+    out = ['<h2>Fig. 7: what each branch contributes</h2>',
+           '<p class="note">Y_IFE: output with the GAN-prior features zeroed; Y_GPB: with the input features '
+           'zeroed.</p><table><tr><th>face</th><th>LQ</th><th>Y</th><th>Y_IFE</th><th>Y_GPB</th></tr>']
+    for row in rows:
+        out.append(f'<tr><td>{html.escape(row["name"])}</td>' + ''.join(
+            f'<td>{img(row[key], root)}</td>' for key in ('lq', 'Y', 'Y_IFE', 'Y_GPB')) + '</tr>')
+    out.append('</table>')
+    return '\n'.join(out)
+
+
+def theta_section(rows, plot_path, root):
+    """Table 4 style table and plot."""
+    cells = ''.join(f'<tr><td>{row["r_paper"]}</td><td>{row["r"]:g}</td><td>{row["theta_mean"]:.3f} &plusmn; '
+                    f'{row["theta_std"]:.3f}</td><td>{THETA.get(row["r_paper"], "")}</td></tr>' for row in rows)
+    return ('<h2>Table 4: theta (DAFI5 prior weight) rises with degradation</h2>'
+            '<table><tr><th>r (1024-px)</th><th>r (demo size)</th><th>theta, demo net</th><th>theta, paper</th></tr>'
+            f'{cells}</table><p>{img(plot_path, root, cls="plot")}</p>')
+
+
+def write_report(root, summary, restoration, fusion, theta, theta_plot, curves_plot, timings):
+    """Write ``root/index.html``; returns its path.
+
+    Args:
+        summary (list[str]): lines describing the run (data, sizes, iterations).
+        restoration, fusion, theta (list[dict]): rows from ``panini_arch.demo.evaluate``.
+        theta_plot, curves_plot (str): PNG paths.
+        timings (dict): stage name -> seconds.
+    """
+    stage_rows = ''.join(f'<tr><td>{html.escape(k)}</td><td>{v:.1f} s</td></tr>' for k, v in timings.items())
+    body = [
+        '<h1>panini-arch offline demo</h1>',
+        '<ul>' + ''.join(f'<li>{html.escape(line)}</li>' for line in summary) + '</ul>',
+        restoration_section(restoration, root),
+        theta_section(theta, theta_plot, root),
+        fusion_section(fusion, root),
+        f'<h2>Training curves</h2><p>{img(curves_plot, root, cls="plot")}</p>',
+        f'<h2>Time per stage</h2><table>{stage_rows}</table>',
+    ]
+    path = os.path.join(root, 'index.html')
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>panini-arch demo</title>'
+                f'<style>{STYLE}</style></head><body>\n' + '\n'.join(body) + '\n</body></html>\n')
+    return path

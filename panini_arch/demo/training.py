@@ -1,0 +1,149 @@
+"""Run the package's BasicSR training (``panini_arch.train``) for the demo, with a progress bar.
+
+Options start from the repository's tiny option files (``options/train_udrl_tiny.yml``,
+``options/train_panini_fr_tiny.yml``); the demo only points them at its own face
+folders and sets the number of iterations.
+"""
+import copy
+import os
+import re
+import subprocess
+import sys
+from collections import OrderedDict
+from pathlib import Path
+
+import yaml
+from basicsr.utils.options import ordered_yaml
+from tqdm import tqdm
+
+OPTIONS_DIR = Path(__file__).resolve().parents[2] / 'options'
+ITER_PATTERN = re.compile(r'iter:\s*([\d,]+)')
+METRIC_PATTERN = re.compile(r'# (\w+): ([-+\d.eE]+|nan|inf)')
+
+
+def load_template(name):
+    """Read ``options/<name>.yml`` of the repository as an OrderedDict."""
+    path = OPTIONS_DIR / f'{name}.yml'
+    if not path.is_file():
+        raise FileNotFoundError(f'{path} not found: the demo runs from a checkout of panini-arch '
+                                '(pip install -e . in the repository).')
+    with open(path, encoding='utf-8') as f:
+        return yaml.load(f, Loader=ordered_yaml()[0])
+
+
+def point_datasets(opt, train_dir, val_dir):
+    """Aim the train and val datasets of ``opt`` at the demo's folders (in place)."""
+    for phase, folder in (('train', train_dir), ('val', val_dir)):
+        dataset = opt['datasets'][phase]
+        dataset['dataroot_gt'] = str(folder)
+        if 'meta_info' in dataset:
+            dataset['meta_info'] = str(Path(folder) / 'meta_info.txt')
+
+
+def set_schedule(opt, iters, print_freq, val_freq):
+    """Train for ``iters`` iterations on one cosine period, logging and validating at the given rates."""
+    opt['train']['total_iter'] = iters
+    opt['train']['scheduler']['periods'] = [iters]
+    opt['logger']['print_freq'] = print_freq
+    opt['logger']['save_checkpoint_freq'] = iters
+    opt['val']['val_freq'] = val_freq
+
+
+def udrl_options(train_dir, val_dir, iters, val_times=2, name='demo_udrl'):
+    """UDRL (DRE pre-training) options from the tiny template, validated ``val_times`` times on held-out faces."""
+    opt = load_template('train_udrl_tiny')
+    opt['name'] = name
+    point_datasets(opt, train_dir, val_dir)
+    val = opt['datasets']['val']
+    val['num_faces'] = min(val.get('num_faces', 8), count_images(val_dir))
+    opt['train']['queue_size'] = min(opt['train']['queue_size'], 16 * max(iters // 4, 1))
+    set_schedule(opt, iters, print_freq=max(iters // 40, 1), val_freq=max(iters // val_times, 1))
+    opt['val'].pop('save_best', None)
+    return opt
+
+
+def panini_options(train_dir, val_dir, iters, dre_path, lr, batch_size, val_times=4, name='demo_panini'):
+    """Tiny Panini-FR options with the pre-trained, fixed DRE from ``dre_path``; Adam ``lr`` for G and D."""
+    opt = load_template('train_panini_fr_tiny')
+    opt['name'] = name
+    point_datasets(opt, train_dir, val_dir)
+    opt['network_g']['dre_path'] = str(dre_path)
+    opt['val']['save_img'] = False
+    opt['datasets']['train']['batch_size_per_gpu'] = batch_size
+    for optimizer in ('optim_g', 'optim_d'):
+        opt['train'][optimizer]['lr'] = lr
+    set_schedule(opt, iters, print_freq=max(iters // 50, 1), val_freq=max(iters // val_times, 1))
+    return opt
+
+
+def count_images(folder):
+    """Number of PNG files in ``folder``."""
+    return sum(1 for name in os.listdir(folder) if name.endswith('.png'))
+
+
+def run_training(opt, work_dir):
+    """Train with ``python -m panini_arch.train -opt <work_dir>/options/<name>.yml`` in ``work_dir``.
+
+    Shows a tqdm bar driven by the log lines; the full log goes to
+    ``<work_dir>/logs/<name>.log``.
+
+    Returns:
+        dict: ``train``: list of (iter, {loss: value}), ``val``: list of
+        (iter, {metric: value}), ``models``: the run's ``models`` folder.
+
+    Raises:
+        RuntimeError: training exited with an error (the log tail is included).
+    """
+    work_dir = Path(work_dir)
+    opt_path = work_dir / 'options' / f'{opt["name"]}.yml'
+    log_path = work_dir / 'logs' / f'{opt["name"]}.log'
+    opt_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(opt_path, 'w', encoding='utf-8') as f:
+        yaml.dump(to_plain(opt), f, sort_keys=False)
+    command = [sys.executable, '-m', 'panini_arch.train', '-opt', str(opt_path)]
+    curves = {'train': [], 'val': [], 'models': work_dir / 'experiments' / opt['name'] / 'models'}
+    last_iter, lines = 0, []
+    total = opt['train']['total_iter']
+    with open(log_path, 'w', encoding='utf-8') as log, tqdm(total=total, desc=opt['name'], unit='it') as bar:
+        env = dict(os.environ, PYTHONUNBUFFERED='1')
+        process = subprocess.Popen(command, cwd=work_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True)
+        for line in process.stdout:
+            log.write(line)
+            lines.append(line)
+            match = ITER_PATTERN.search(line)
+            if match and 'lr:(' in line:
+                current = int(match.group(1).replace(',', ''))
+                bar.update(current - last_iter)
+                last_iter = current
+                curves['train'].append((current, parse_losses(line)))
+            metrics = dict((k, float(v)) for k, v in METRIC_PATTERN.findall(line))
+            if metrics:
+                curves['val'].append((last_iter, metrics))
+        bar.update(total - last_iter)
+        if process.wait() != 0:
+            raise RuntimeError(f'Training {opt["name"]} failed (log: {log_path}):\n' + ''.join(lines[-30:]))
+    return curves
+
+
+def parse_losses(line):
+    """{name: value} of the ``name: value`` pairs after the last ']' of a BasicSR iteration log line."""
+    tail = line.rsplit('] ', 1)[-1].split()
+    pairs = zip(tail[::2], tail[1::2])
+    values = {}
+    for key, value in pairs:
+        try:
+            values[key.rstrip(':')] = float(value)
+        except ValueError:
+            continue
+    return values
+
+
+def to_plain(opt):
+    """Deep-copy ``opt`` with OrderedDicts turned into dicts, so PyYAML writes plain mappings."""
+    if isinstance(opt, (dict, OrderedDict)):
+        return {key: to_plain(value) for key, value in opt.items()}
+    if isinstance(opt, list):
+        return [to_plain(value) for value in opt]
+    return copy.copy(opt)

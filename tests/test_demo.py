@@ -1,0 +1,65 @@
+"""The offline demo: its face set, log parsing, and a ``--quick`` end-to-end run."""
+import os
+import re
+
+import cv2
+import numpy as np
+import pytest
+
+from panini_arch.demo.faces import build_face_set, user_face_set
+from panini_arch.demo.main import main
+from panini_arch.demo.training import parse_losses
+
+
+def pngs(folder):
+    return sorted(name for name in os.listdir(folder) if name.endswith('.png'))
+
+
+def test_face_set_holds_out_test_faces(tmp_path):
+    train, test = build_face_set(str(tmp_path), size=64, copies=1, test_lfw=3)
+    assert pngs(test) == ['grace_hopper.png', 'lfw097.png', 'lfw098.png', 'lfw099.png']
+    train_sources = {name.split('_')[0] for name in pngs(train)}
+    assert 'astronaut' in train_sources and 'grace' not in train_sources
+    assert not {'lfw097', 'lfw098', 'lfw099'} & train_sources
+    with open(os.path.join(train, 'meta_info.txt'), encoding='utf-8') as f:
+        assert len(f.read().splitlines()) == len(pngs(train))
+    face = cv2.imread(os.path.join(test, 'grace_hopper.png'))
+    assert face.shape == (64, 64, 3) and face.std() > 20
+
+
+def test_user_faces_are_split_and_resized(tmp_path):
+    hq = tmp_path / 'hq'
+    hq.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(10):
+        cv2.imwrite(str(hq / f'p{i}.jpg'), rng.integers(0, 255, (200, 200, 3), dtype=np.uint8))
+    train, test = user_face_set(str(hq), str(tmp_path / 'out'), size=64, test_fraction=0.2, copies=2)
+    test_names = {name[:-4] for name in pngs(test)}
+    assert len(test_names) == 2 and len(pngs(train)) == 16
+    assert not test_names & {name.rsplit('_', 1)[0] for name in pngs(train)}
+    assert cv2.imread(os.path.join(train, pngs(train)[0])).shape == (64, 64, 3)
+
+
+def test_parse_losses_reads_basicsr_log_lines():
+    line = ('2026-11-25 14:01:17,702 INFO: [demo_..][epoch:  0, iter:       1, lr:(3.000e-02,)] [eta: 0:00:00, '
+            'time (data): 7.724 (0.532)] l_infonce: 1.1817e+00 acc_top1: 1.0000e+00 \n')
+    assert parse_losses(line) == {'l_infonce': 1.1817, 'acc_top1': 1.0}
+
+
+@pytest.mark.slow
+def test_quick_demo_writes_a_report_whose_images_exist(tmp_path, capsys):
+    report = main(['--quick', '-o', str(tmp_path / 'demo')])
+    assert report == str(tmp_path / 'demo' / 'index.html')
+    assert f'Report: {report}' in capsys.readouterr().out
+    with open(report, encoding='utf-8') as f:
+        page = f.read()
+    sources = re.findall(r'src="([^"]+)"', page)
+    assert len(sources) >= 4 * 4 + 4 * 2 + 2
+    for src in sources:
+        assert not src.startswith(('http:', 'https:', '/')), src
+        assert os.path.isfile(tmp_path / 'demo' / src), src
+    scores = r'<td>\d+\.\d\d</td><td>\d+\.\d\d</td><td>-?[01]\.\d{3}</td><td>-?[01]\.\d{3}</td></tr>'
+    assert len(re.findall(scores, page)) == 4
+    assert len(re.findall(r'<tr><td>\d+</td><td>[\d.]+</td><td>[\d.]+ &plusmn;', page)) == 4
+    for name in ('grace_hopper', 'lfw097', 'lfw098', 'lfw099'):
+        assert name in page
