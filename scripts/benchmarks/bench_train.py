@@ -1,0 +1,190 @@
+"""Time one training step of Panini-Net and of GFPGANv1Clean under the same objective.
+
+A step is ``PaniniModel.optimize_parameters``: generator forward, L1 + VGG16
+perceptual + GAN losses through the StyleGAN2 discriminator, backward, Adam
+step, EMA update, then the discriminator step (real and fake forward,
+backward, Adam step). GFPGANv1Clean (from the ``gfpgan`` package) is trained by
+the same model class with the same losses and discriminator, so the ratio
+compares the generators. Random weights, one image per step.
+
+Sizes: ``tiny`` (options/train_panini_fr_tiny.yml: 64 -> 128, 1/16 width; GFPGAN
+128 -> 128 at 1/16 width) and ``full`` (options/train_panini_fr.yml: Panini-FR
+512 -> 1024; GFPGAN v1.3's 512 -> 512). Ratios are also given per output
+megapixel, since the two full-size nets have different outputs.
+
+Variants: ``fp32``, ``bf16`` (``use_amp: true``) and ``channels_last``.
+
+    python scripts/benchmarks/bench_train.py                          # tiny, all variants
+    python scripts/benchmarks/bench_train.py --sizes tiny full --steps 2 --append docs/benchmarks.md
+"""
+import argparse
+import copy
+import os
+import platform
+import statistics
+import sys
+import time
+
+import torch
+import yaml
+from torch import nn
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, REPO)
+
+import panini_arch  # noqa: E402,F401  (registers PaniniModel, PaniniNet, GFPGANv1Clean)
+from basicsr.models import build_model  # noqa: E402
+from basicsr.utils.options import ordered_yaml  # noqa: E402
+from basicsr.utils.registry import ARCH_REGISTRY  # noqa: E402
+
+OPTIONS = {'tiny': 'options/train_panini_fr_tiny.yml', 'full': 'options/train_panini_fr.yml'}
+GFPGAN = {
+    'tiny': dict(out_size=128, num_style_feat=64, narrow=1 / 16),
+    'full': dict(out_size=512, num_style_feat=512),
+}
+VARIANTS = {
+    'fp32': {},
+    'bf16': {'use_amp': True, 'amp_dtype': 'bf16'},
+    'channels_last': {'channels_last': True},
+}
+
+
+@ARCH_REGISTRY.register()
+class GFPGANv1CleanImage(nn.Module):
+    """GFPGANv1Clean (v1.3/v1.4 layout) returning only the restored image (B, 3, out, out) in [-1, 1]."""
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        settings = dict(channel_multiplier=2, decoder_load_path=None, fix_decoder=False, num_mlp=8,
+                        input_is_latent=True, different_w=True, sft_half=True)
+        settings.update(kwargs)
+        self.net = ARCH_REGISTRY.get('GFPGANv1Clean')(**settings)
+
+    def forward(self, x):
+        return self.net(x, return_rgb=False)[0]
+
+
+def model_options(size, generator, variant):
+    """PaniniModel options for one configuration; random weights, no R1, no validation."""
+    with open(os.path.join(REPO, OPTIONS[size])) as f:
+        opt = yaml.load(f, Loader=ordered_yaml()[0])
+    opt.update(is_train=True, dist=False, rank=0, world_size=1, num_gpu=int(torch.cuda.is_available()))
+    opt.pop('val', None)
+    opt['network_g'].update(stylegan_path=None, dre_path=None)
+    opt['path'].update(pretrain_network_d=None, models='', training_states='', visualization='')
+    opt['train'].update(r1_reg_weight=0, **VARIANTS[variant])
+    opt['train']['perceptual_opt'].update(vgg_path=None, allow_random_vgg=True)
+    if generator == 'GFPGANv1Clean':
+        opt['network_g'] = dict(type='GFPGANv1CleanImage', **GFPGAN[size])
+        opt['network_d']['out_size'] = GFPGAN[size]['out_size']
+    return opt
+
+
+def time_steps(opt, warmup, steps):
+    """Median wall and CPU seconds of ``steps`` training steps after ``warmup`` untimed ones; the output side.
+
+    CPU seconds (this process, all threads) are what the ratios use on a CPU: unlike wall time they
+    barely move when other programs share the machine.
+    """
+    model = build_model(opt)
+    net_g = opt['network_g']
+    out_size = net_g['out_size']
+    in_size = net_g.get('in_size', out_size)
+    generator = torch.Generator().manual_seed(0)
+    batch = {
+        'lq': torch.rand(1, 3, in_size, in_size, generator=generator) * 2 - 1,
+        'gt': torch.rand(1, 3, out_size, out_size, generator=generator) * 2 - 1,
+    }
+    wall, cpu = [], []
+    for current_iter in range(1, warmup + steps + 1):
+        model.feed_data(batch)
+        if model.device.type == 'cuda':
+            torch.cuda.synchronize()
+        start_wall, start_cpu = time.perf_counter(), time.process_time()
+        model.optimize_parameters(current_iter)
+        if model.device.type == 'cuda':
+            torch.cuda.synchronize()
+        if current_iter > warmup:
+            wall.append(time.perf_counter() - start_wall)
+            cpu.append(time.process_time() - start_cpu)
+    return statistics.median(wall), statistics.median(cpu), out_size
+
+
+def run(args):
+    """Rows (size, generator, variant, wall s, CPU s (None when the net cannot run so), output side)."""
+    rows = []
+    for size in args.sizes:
+        for generator in ('Panini-FR', 'GFPGANv1Clean'):
+            for variant in args.variants:
+                opt = model_options(size, generator, variant)
+                try:
+                    wall, cpu, out_size = time_steps(opt, args.warmup, args.steps)
+                except RuntimeError as error:  # GFPGAN's own code reshapes with view, which NHWC refuses
+                    wall = cpu = None
+                    out_size = opt['network_g']['out_size']
+                    print(f'{size:5s} {generator:14s} {variant:14s} fails: {error}', flush=True)
+                else:
+                    print(f'{size:5s} {generator:14s} {variant:14s} {wall:8.3f} s/step, {cpu:8.3f} CPU s', flush=True)
+                rows.append((size, generator, variant, wall, cpu, out_size))
+    return rows
+
+
+def table(rows):
+    """Markdown table with the ratios to fp32 and to GFPGANv1Clean (per step and per output megapixel).
+
+    Ratios compare CPU seconds on a CPU and wall seconds on a GPU.
+    """
+    cost = {(size, gen, var): (wall if torch.cuda.is_available() else cpu, out)
+            for size, gen, var, wall, cpu, out in rows}
+    lines = [
+        '| size | generator (output) | variant | wall s/step | CPU s/step | vs fp32 | Panini / GFPGAN per step '
+        '| per output MP |',
+        '|---|---|---|---|---|---|---|---|',
+    ]
+    for size, generator, variant, wall, cpu, out_size in rows:
+        if wall is None:
+            lines.append(f'| {size} | {generator} ({out_size}) | {variant} | fails | - | - | - | - |')
+            continue
+        own = cost[(size, generator, variant)][0]
+        fp32 = cost.get((size, generator, 'fp32'), (None, None))[0]
+        speed = f'{fp32 / own:.2f}x' if fp32 else '-'
+        ratio = per_mp = '-'
+        gfpgan = cost.get((size, 'GFPGANv1Clean', variant), (None, None))
+        if generator == 'Panini-FR' and gfpgan[0]:
+            ratio = f'{own / gfpgan[0]:.2f}'
+            per_mp = f'{(own / out_size**2) / (gfpgan[0] / gfpgan[1]**2):.2f}'
+        lines.append(f'| {size} | {generator} ({out_size}) | {variant} | {wall:.3f} | {cpu:.3f} | {speed} | {ratio} '
+                     f'| {per_mp} |')
+    return '\n'.join(lines)
+
+
+def machine():
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name()
+    return f'CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads'
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--sizes', nargs='+', choices=sorted(OPTIONS), default=['tiny'],
+                        help='tiny (default) and/or full; full takes minutes per step on a CPU')
+    parser.add_argument('--variants', nargs='+', choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument('--steps', type=int, default=5, help='timed steps per configuration (median reported)')
+    parser.add_argument('--warmup', type=int, default=1, help='untimed steps first')
+    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: torch decides)')
+    parser.add_argument('--append', metavar='MARKDOWN', help='append the results as a section of this file')
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    result = table(run(args))
+    print(result)
+    if args.append:
+        command = 'python scripts/benchmarks/bench_train.py ' + ' '.join(sys.argv[1:])
+        with open(args.append, 'a') as f:
+            f.write(f'\n## Training step: Panini-Net vs GFPGANv1Clean (`bench_train.py`)\n\n'
+                    f'{machine()}, torch {torch.__version__}, median of {args.steps} steps after {args.warmup} '
+                    f'warm-up; one image per step; random weights.\n`{command}`\n\n{result}\n')
+
+
+if __name__ == '__main__':
+    main()
