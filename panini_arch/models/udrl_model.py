@@ -189,13 +189,18 @@ class UDRLModel(BaseModel):
         self.log_dict = self.reduce_loss_dict(OrderedDict(l_infonce=l_infonce.detach(), acc_top1=acc))
 
     def test(self, lq):
-        """v_DR of the query encoder in eval mode: (B, 3, H, W) in [-1, 1] -> (B, 256)."""
+        """Query encoder in eval mode on (B, 3, H, W) images in [-1, 1].
+
+        Returns:
+            tuple[Tensor, Tensor]: v_DR (B, 256) and the L2-normalised head output (B, head_dim).
+        """
         net = self.get_bare_model(self.net_g)
         net.eval()
         with torch.no_grad():
             v_dr = net(lq.to(self.device))
+            projection = F.normalize(net.project(v_dr), dim=1)
         net.train()
-        return v_dr
+        return v_dr, projection
 
     def dist_validation(self, dataloader, current_iter, tb_logger, save_img):
         if self.opt['rank'] == 0:
@@ -204,25 +209,35 @@ class UDRLModel(BaseModel):
     def nondist_validation(self, dataloader, current_iter, tb_logger, save_img):
         """Embed a ``UDRLValDataset`` and compute ``val.metrics`` on the embeddings.
 
-        Each metric's function receives ``embeddings`` (n, 256), ``deg_index``,
+        Each metric's function receives ``embeddings`` (n, C), ``deg_index``,
         ``face_index`` (n,) and ``deg_params`` (n, 4) (see
-        ``panini_arch/metrics/udrl_metric.py``). With ``val.save_best: <metric>``
-        a new best value of that metric also saves ``net_g_best.pth`` and
-        ``net_dre_best.pth``.
+        ``panini_arch/metrics/udrl_metric.py``). A metric's ``embedding`` option
+        picks the space: ``v_dr`` (default, the 256-d DRE output Panini-Net
+        uses) or ``projection`` (the head output the InfoNCE loss is computed
+        on). With ``val.save_best: <metric>`` a new best value of that metric
+        also saves ``net_g_best.pth`` and ``net_dre_best.pth``.
         """
         dataset_name = dataloader.dataset.opt['name']
-        columns = {'embeddings': [], 'deg_index': [], 'face_index': [], 'deg_params': []}
+        spaces = {'v_dr': [], 'projection': []}
+        columns = {'deg_index': [], 'face_index': [], 'deg_params': []}
         for val_data in dataloader:
-            columns['embeddings'].append(self.test(val_data['lq']).cpu())
-            for name in ('deg_index', 'face_index', 'deg_params'):
-                columns[name].append(val_data[name])
+            v_dr, projection = self.test(val_data['lq'])
+            spaces['v_dr'].append(v_dr.cpu())
+            spaces['projection'].append(projection.cpu())
+            for name, values in columns.items():
+                values.append(val_data[name])
+        spaces = {name: torch.cat(values) for name, values in spaces.items()}
         data = {name: torch.cat(values) for name, values in columns.items()}
 
-        metrics_opt = self.opt['val'].get('metrics') or {}
         self._initialize_best_metric_results(dataset_name)
-        self.metric_results = {name: float(calculate_metric(data, opt_)) for name, opt_ in metrics_opt.items()}
-        for name, value in self.metric_results.items():
-            self._update_best_metric_result(dataset_name, name, value, current_iter)
+        self.metric_results = {}
+        for name, metric_opt in (self.opt['val'].get('metrics') or {}).items():
+            metric_opt = dict(metric_opt)
+            space = metric_opt.pop('embedding', 'v_dr')
+            if space not in spaces:
+                raise ValueError(f'val.metrics.{name}.embedding must be one of {sorted(spaces)}, got {space!r}')
+            self.metric_results[name] = float(calculate_metric(dict(data, embeddings=spaces[space]), metric_opt))
+            self._update_best_metric_result(dataset_name, name, self.metric_results[name], current_iter)
         self._log_validation_metric_values(current_iter, dataset_name, tb_logger)
 
         best_metric = self.opt['val'].get('save_best')
