@@ -42,7 +42,7 @@ def test_set_memory_format_converts_4d_tensors_only():
 
 
 def test_markdown_table_reports_ratios_to_gfpgan_per_output_megapixel():
-    common = dict(peak_rss_mib=100.0, bf16=dict(s=1.0, max_diff=0.01), channels_last=dict(error='view size'))
+    common = dict(peak_rss_mib=100.0, bf16=dict(s=1.0, cpu_s=2.0, max_diff=0.01), channels_last=dict(error='view size'))
     results = [
         dict(name='GFPGANv1Clean', in_size=512, out_size=512, params=80e6, fp32_s=2.0, fp32_cpu_s=4.0, **common),
         dict(name='PaniniNet-FR', in_size=512, out_size=1024, params=100e6, fp32_s=4.0, fp32_cpu_s=4.0, **common),
@@ -56,4 +56,4 @@ def test_markdown_table_reports_ratios_to_gfpgan_per_output_megapixel():
     assert cells[5] == '3.81' and cells[6] == '0.50x'  # 4 s over 1.048576 MP; GFPGAN 2 s over 0.262144 MP
     assert cells[8] == '0.25x'  # CPU time per output MP
     assert '| GPEN-512 | failed: boom' in table
-    assert '2.00x | 1.00e-02 | failed: view size' in table
+    assert '| 1.00 | 2.00x / 2.00x | 1.00e-02 | failed: view size' in table

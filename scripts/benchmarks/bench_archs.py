@@ -12,7 +12,7 @@ forward activations and allocator slack. Latency is the median of ``--runs``
 timed fp32 forwards after ``--warmup`` untimed ones. ``--bf16`` (CPU autocast)
 and ``--channels-last`` time the same forward in those modes and report the
 speed-up and the max abs output difference against fp32. ``--breakdown``
-reports the inclusive time of each top-level part (first two name levels,
+reports the inclusive CPU time of each top-level part (first two name levels,
 list indices merged) during one extra forward.
 
 Ratios are to GFPGANv1Clean; "s / out MP" is the latency per output megapixel.
@@ -84,12 +84,12 @@ def time_forward(model, x, kwargs, runs, warmup):
 
 
 def time_variant(model, x, kwargs, args, reference):
-    """{'s', 'max_diff'} of the forward in the current mode against the fp32 output, or {'error'}."""
+    """{'s', 'cpu_s', 'max_diff'} of the forward in the current mode against the fp32 output, or {'error'}."""
     try:
-        seconds, _, out = time_forward(model, x, kwargs, args.runs, args.warmup)
+        seconds, cpu_seconds, out = time_forward(model, x, kwargs, args.runs, args.warmup)
     except RuntimeError as error:  # e.g. an op without a bf16 kernel: report it, keep measuring the rest
         return dict(error=str(error).split('. ')[0])
-    return dict(s=seconds, max_diff=(out - reference).abs().max().item())
+    return dict(s=seconds, cpu_s=cpu_seconds, max_diff=(out - reference).abs().max().item())
 
 
 def set_memory_format(model, memory_format):
@@ -105,18 +105,18 @@ def part_key(name):
 
 
 def time_parts(model, x, kwargs):
-    """Inclusive seconds per top-level part during one forward (nested calls of one part counted once)."""
+    """Inclusive CPU seconds (all threads) per top-level part during one forward; nested calls count once."""
     totals, starts, depth = defaultdict(float), {}, defaultdict(int)
 
     def enter(key):
         if depth[key] == 0:
-            starts[key] = time.perf_counter()
+            starts[key] = time.process_time()
         depth[key] += 1
 
     def leave(key):
         depth[key] -= 1
         if depth[key] == 0:
-            totals[key] += time.perf_counter() - starts[key]
+            totals[key] += time.process_time() - starts[key]
 
     handles = []
     for name, module in model.named_modules():
@@ -124,9 +124,9 @@ def time_parts(model, x, kwargs):
             key = part_key(name)
             handles.append(module.register_forward_pre_hook(lambda m, inp, key=key: enter(key)))
             handles.append(module.register_forward_hook(lambda m, inp, out, key=key: leave(key)))
-    start = time.perf_counter()
+    start = time.process_time()
     model(x, **kwargs)
-    total = time.perf_counter() - start
+    total = time.process_time() - start
     for handle in handles:
         handle.remove()
     return total, dict(sorted(totals.items(), key=lambda item: -item[1]))
@@ -197,18 +197,20 @@ def markdown_table(results, args):
                      f"{r['peak_rss_mib']:.0f} |")
     variants = [key for key, on in (('bf16', args.bf16), ('channels_last', args.channels_last)) if on]
     if variants:
-        lines += ['', '| model | ' + ' | '.join(f'{v} s | {v} speed-up | {v} max abs diff' for v in variants) + ' |',
+        lines += ['', '| model | ' + ' | '.join(f'{v} s | {v} speed-up (wall / CPU) | {v} max abs diff'
+                                              for v in variants) + ' |',
                   '|---|' + '---|---|---|' * len(variants)]
         for r in results:
             if 'error' in r:
                 continue
             cells = [f"failed: {r[v]['error']} | |" if 'error' in r[v] else
-                     f"{r[v]['s']:.2f} | {r['fp32_s'] / r[v]['s']:.2f}x | {r[v]['max_diff']:.2e}" for v in variants]
+                     f"{r[v]['s']:.2f} | {r['fp32_s'] / r[v]['s']:.2f}x / {r['fp32_cpu_s'] / r[v]['cpu_s']:.2f}x | "
+                     f"{r[v]['max_diff']:.2e}" for v in variants]
             lines.append(f"| {r['name']} | " + ' | '.join(cells) + ' |')
     for r in results:
         if 'breakdown' in r:
-            lines += ['', f"Inclusive time per part, {r['name']} (one forward, {r['breakdown_total_s']:.2f} s):", '',
-                      '| part | s | share |', '|---|---|---|']
+            lines += ['', f"Inclusive CPU time per part, {r['name']} (one forward, {r['breakdown_total_s']:.2f} CPU s):",
+                      '', '| part | CPU s | share |', '|---|---|---|']
             lines += [f'| {part} | {s:.3f} | {s / r["breakdown_total_s"]:.0%} |' for part, s in r['breakdown'].items()]
     return '\n'.join(lines)
 
