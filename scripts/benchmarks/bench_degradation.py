@@ -10,10 +10,11 @@ basicsr 1.4.2 hands OpenCV a float JPEG quality, which opencv-python 5 rejects; 
 ``basicsr.data.degradations.add_jpg_compression`` with an ``int()`` for its own process only.
 
 Two measurements, runs interleaved (GFPGAN, ours, GFPGAN, ours, ...; best of ``--repeats`` kept):
-* DataLoader: wall-clock samples/s through ``torch.utils.data.DataLoader`` with ``--workers`` workers
-  (one OpenCV thread each, for both), batch 1, after one warm-up batch per worker;
+* DataLoader: wall-clock samples/s through ``torch.utils.data.DataLoader`` with ``--workers`` workers,
+  batch 1, after one warm-up batch per worker;
 * CPU: process CPU seconds per sample in this process (no workers), steadier on a shared machine.
-A "PNG read + decode only" row gives the ceiling any pipeline has on these files.
+Two ceiling rows: "PNG read + decode only" (no pipeline can beat it on these files) and "output
+hand-over only" (the DataLoader moving two 3x1024x1024 float tensors per sample from a worker, no work).
 
 ``--torch-batch B`` also times the Eq. 10 chain alone (no decoding) on B decoded 1024 faces: the
 numpy/OpenCV path sample by sample vs ``degrade_batch`` on CPU (one torch thread, like a DataLoader
@@ -34,7 +35,8 @@ import torch
 
 import panini_arch  # noqa: F401  (first: makes basicsr importable)
 import basicsr.data.degradations as basicsr_degradations
-from panini_arch.data.degradation import degrade_uint8, params_tensor, sample_degradation
+from panini_arch.data.degradation import (blur_downsample, degrade_uint8, gaussian_kernel1d, params_tensor,
+                                          sample_degradation)
 from panini_arch.data.degradation_torch import degrade_batch
 from panini_arch.data.panini_degradation_dataset import PaniniDegradationDataset
 from panini_arch.data.synthetic_faces import draw_face
@@ -76,16 +78,10 @@ def build(kind, root, in_size=1024):
     })
 
 
-def single_threaded_worker(_):
-    """Worker init for both datasets: one OpenCV thread per worker (torch already uses one)."""
-    cv2.setNumThreads(1)
-
-
 def loader_rate(dataset, samples, workers):
     indices = [i % len(dataset) for i in range(samples + max(workers, 1))]
     loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, indices), batch_size=1,
-                                         num_workers=workers, prefetch_factor=4 if workers else None,
-                                         worker_init_fn=single_threaded_worker if workers else None)
+                                         num_workers=workers, prefetch_factor=4 if workers else None)
     it = iter(loader)
     for _ in range(max(workers, 1)):
         next(it)
@@ -105,6 +101,20 @@ class DecodeOnly(torch.utils.data.Dataset):
 
     def __getitem__(self, index):
         return torch.from_numpy(cv2.imread(self.paths[index]))
+
+
+class TransferOnly(torch.utils.data.Dataset):
+    """Returns fresh ``lq`` and ``gt`` float tensors of 3x1024x1024 and nothing else: the ceiling the
+    DataLoader's shared-memory hand-over of the outputs alone sets (the same for both pipelines)."""
+
+    def __init__(self, num):
+        self.num = num
+
+    def __len__(self):
+        return self.num
+
+    def __getitem__(self, index):
+        return {'lq': torch.zeros(3, 1024, 1024), 'gt': torch.zeros(3, 1024, 1024)}
 
 
 def cpu_per_sample(dataset, samples):
@@ -127,6 +137,18 @@ def time_chain(fn, runs, sync=None):
             sync()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def bench_blur_downsample(runs=5):
+    """Blur (sigma 5, 41x41) + bilinear downsample by 10 of a float 1024 face: sparse maps vs OpenCV."""
+    img = draw_face(1024, 0).astype(np.float32) / 255
+    g = gaussian_kernel1d(5.0, 41)
+    kernel = np.outer(g, g).astype(np.float32)
+    ours = time_chain(lambda: blur_downsample(img, 5.0, 10.0, 41), runs)
+    ref = time_chain(lambda: cv2.resize(cv2.filter2D(img, -1, kernel), (102, 102), interpolation=cv2.INTER_LINEAR),
+                     runs)
+    print(f'blur + downsample x10 of a 1024 face: sparse {ours * 1e3:.1f} ms, cv2.filter2D + resize '
+          f'{ref * 1e3:.1f} ms ({ref / ours:.1f}x)')
 
 
 def bench_torch_chain(root, batch, runs=3, in_size=512):
@@ -163,6 +185,9 @@ def main():
     parser.add_argument('--torch-batch', type=int, default=0, help='also time the batched torch chain (0: skip)')
     args = parser.parse_args()
     patch_basicsr_jpeg()
+    # one OpenCV thread for both pipelines, set before the workers fork (setting it inside a forked
+    # worker can deadlock OpenCV's thread pool); torch workers already run one torch thread
+    cv2.setNumThreads(1)
     print(f'torch {torch.__version__}, opencv {cv2.__version__}, {os.cpu_count()} CPUs, '
           f'workers {args.workers}, {args.images} PNGs 1024x1024')
     with tempfile.TemporaryDirectory() as root:
@@ -170,7 +195,8 @@ def main():
         size = sum(os.path.getsize(os.path.join(root, f)) for f in os.listdir(root)) / args.images / 1e6
         print(f'mean PNG size {size:.2f} MB', flush=True)
         datasets = {'gfpgan': build('gfpgan', root), 'ours': build('ours', root),
-                    'ours_in512': build('ours', root, 512), 'decode': DecodeOnly(root)}
+                    'ours_in512': build('ours', root, 512), 'decode': DecodeOnly(root),
+                    'transfer': TransferOnly(args.images)}
         print('timing ...', flush=True)
         rate = dict.fromkeys(datasets, 0.0)
         cpu = dict.fromkeys(datasets, float('inf'))
@@ -178,11 +204,13 @@ def main():
             for name, ds in datasets.items():
                 rate[name] = max(rate[name], loader_rate(ds, args.samples, args.workers))
                 cpu[name] = min(cpu[name], cpu_per_sample(ds, args.cpu_samples))
+        bench_blur_downsample()
         if args.torch_batch:
             bench_torch_chain(root, min(args.torch_batch, args.images))
     print(f"{'dataset':<28}{'DataLoader samples/s':>22}{'CPU ms/sample':>16}")
     labels = {'gfpgan': 'GFPGAN FFHQDegradation', 'ours': 'Panini (in_size 1024)',
-              'ours_in512': 'Panini (in_size 512, MFR)', 'decode': 'PNG read + decode only'}
+              'ours_in512': 'Panini (in_size 512, MFR)', 'decode': 'PNG read + decode only',
+              'transfer': 'output hand-over only'}
     for name, label in labels.items():
         print(f'{label:<28}{rate[name]:>22.2f}{cpu[name] * 1e3:>16.1f}')
     print(f"ratio ours/GFPGAN, equal work: DataLoader {rate['ours'] / rate['gfpgan']:.2f}x, "
