@@ -51,6 +51,19 @@ def test_make_lmdb_layout_and_folder_equals_lmdb(tmp_path):
     assert torch.equal(pair_db['key'], pair_disk['key'])
 
 
+def test_reads_an_lmdb_made_by_basicsr(tmp_path):
+    from basicsr.utils.lmdb_util import make_lmdb_from_imgs
+    names = sorted(f for f in os.listdir(TINY) if f.endswith('.png'))[:4]
+    db = str(tmp_path / 'basicsr.lmdb')
+    make_lmdb_from_imgs(TINY, db, names, [os.path.splitext(n)[0] for n in names])
+    common = {'gt_size': 128, 'in_size': 64, 'deterministic': True}
+    from_db = PaniniDegradationDataset({'dataroot_gt': db, 'io_backend': {'type': 'lmdb'}, **common})
+    from_disk = PaniniDegradationDataset({'dataroot_gt': TINY, 'meta_info': os.path.join(db, 'meta_info.txt'),
+                                          **common})
+    assert len(from_db) == 4
+    assert all(torch.equal(from_db[i]['lq'], from_disk[i]['lq']) for i in range(4))
+
+
 def test_make_lmdb_resumes_and_skips_bad_files(tmp_path):
     src = tmp_path / 'src'
     make_face_folder(src, 5, 32)
