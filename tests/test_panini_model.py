@@ -24,7 +24,7 @@ import panini_arch  # noqa: F401  (registers everything with BasicSR)
 from basicsr.data import build_dataset
 from basicsr.models import build_model
 from basicsr.utils.options import ordered_yaml
-from panini_arch.models.train_checks import NonFiniteLossError
+from panini_arch.models.train_checks import NonFiniteLossError, check_weight_files
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTS = os.path.dirname(os.path.abspath(__file__))
@@ -35,10 +35,15 @@ TAGS = ('plugin: !!python/name:panini_arch.__name__\n'
 LOSS_LINE = re.compile(r'iter:\s+(\d+),.*l_g_pix: (\S+) l_g_percep: (\S+) l_g_gan: (\S+) l_d: (\S+)')
 
 
-def tiny_options(name='fr_tiny'):
-    """options/train_panini_<name>.yml as plain dicts, data paths made absolute, plugin tag dropped."""
+def read_options(name):
+    """options/train_panini_<name>.yml as plain dicts (the plugin tag imports panini_arch)."""
     with open(os.path.join(REPO, 'options', f'train_panini_{name}.yml')) as f:
-        opt = json.loads(json.dumps(yaml.load(f, Loader=ordered_yaml()[0])))
+        return json.loads(json.dumps(yaml.load(f, Loader=ordered_yaml()[0])))
+
+
+def tiny_options(name='fr_tiny'):
+    """A tiny options file with absolute data paths and without the plugin tag."""
+    opt = read_options(name)
     opt.pop('plugin')
     for dataset in opt['datasets'].values():
         dataset['dataroot_gt'] = FACES
@@ -102,6 +107,32 @@ def fixed_batch(opt):
 
 def state_snapshot(model):
     return [copy.deepcopy(net.state_dict()) for net in (model.net_g, model.net_d, model.net_g_ema)]
+
+
+@pytest.mark.parametrize('name, in_size, network', [
+    ('fr', 512, {'fusion': 'dafi', 'degradation_input': 'dre', 'rrdb_channels': 8, 'num_rrdb': 2}),
+    ('sr16', 64, {'fusion': 'dafi', 'degradation_input': 'learned', 'rrdb_channels': 64, 'num_rrdb': 23}),
+    ('catconv_sr16', 64, {'fusion': 'catconv', 'rrdb_channels': 64, 'num_rrdb': 23}),
+])
+def test_paper_options_carry_the_published_settings(name, in_size, network):
+    opt = read_options(name)
+    assert opt['plugin'] == 'panini_arch' and opt['model_type'] == 'PaniniModel'
+    net_g, train = opt['network_g'], opt['train']
+    assert (net_g['in_size'], net_g['out_size'], net_g['channel_multiplier']) == (in_size, 1024, 2)
+    assert network.items() <= net_g.items()
+    assert opt['network_d'] == {'type': 'StyleGAN2Discriminator', 'out_size': 1024, 'channel_multiplier': 2}
+    assert train['pixel_opt']['loss_weight'] == 1
+    assert (train['perceptual_opt']['layer_index'], train['perceptual_opt']['loss_weight']) == (21, 1e-2)
+    assert (train['gan_opt']['gan_type'], train['gan_opt']['loss_weight']) == ('vanilla', 1e-2)
+    for optim in (train['optim_g'], train['optim_d']):
+        assert (optim['type'], optim['lr'], optim['betas']) == ('Adam', 1e-4, [0.9, 0.99])
+    assert train['scheduler']['eta_min'] == 1e-7 and train['total_iter'] == 800000
+    assert opt['datasets']['train']['batch_size_per_gpu'] == 1 and opt['datasets']['train']['use_hflip']
+    assert 'allow_random_vgg' not in train['perceptual_opt']
+    with pytest.raises(FileNotFoundError) as error:  # none of the published files exists here
+        check_weight_files(opt)
+    for option in ('network_g.stylegan_path', 'path.pretrain_network_d', 'train.perceptual_opt.vgg_path'):
+        assert option in str(error.value)
 
 
 @pytest.mark.slow
