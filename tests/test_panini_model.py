@@ -46,6 +46,8 @@ def tiny_options(name='fr_tiny'):
     opt = read_options(name)
     opt.pop('plugin')
     for dataset in opt['datasets'].values():
+        if opt.get('scale'):  # as BasicSR's parse_options does
+            dataset['scale'] = opt['scale']
         dataset['dataroot_gt'] = FACES
         dataset['meta_info'] = os.path.join(FACES, 'meta_info.txt')
     return opt
@@ -226,6 +228,20 @@ def test_nonfinite_loss_skips_the_update_then_stops(tmp_path):
             model.optimize_parameters(6)
     finally:
         logging.getLogger('basicsr').removeHandler(records)
+
+
+@pytest.mark.parametrize('name', ['sr16_tiny', 'catconv_sr16_tiny'])
+def test_tiny_sr_options_train(name, tmp_path):
+    opt = tiny_options(name)
+    model = in_process_model(opt, tmp_path)
+    batch = fixed_batch(opt)
+    assert batch['lq'].shape[-1] * opt['scale'] == batch['gt'].shape[-1] == opt['network_g']['out_size']
+    before = copy.deepcopy(model.net_g.state_dict())
+    model.feed_data(batch)
+    model.optimize_parameters(1)
+    assert {'l_g_pix', 'l_g_percep', 'l_g_gan', 'l_d'} <= set(model.log_dict)
+    assert all(math.isfinite(v) for v in model.log_dict.values())
+    assert not torch.equal(before['lce.linear.weight'], model.net_g.state_dict()['lce.linear.weight'])
 
 
 def test_generator_waits_for_net_d_init_iters(tmp_path):
