@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import panini_arch  # noqa: F401  (first: makes basicsr importable)
+from basicsr.utils.lmdb_util import make_lmdb_from_imgs
 from panini_arch.data.degradation import degrade_uint8
 from panini_arch.data.lmdb_builder import make_lmdb
 from panini_arch.data.panini_degradation_dataset import PaniniDegradationDataset
@@ -52,7 +53,6 @@ def test_make_lmdb_layout_and_folder_equals_lmdb(tmp_path):
 
 
 def test_reads_an_lmdb_made_by_basicsr(tmp_path):
-    from basicsr.utils.lmdb_util import make_lmdb_from_imgs
     names = sorted(f for f in os.listdir(TINY) if f.endswith('.png'))[:4]
     db = str(tmp_path / 'basicsr.lmdb')
     make_lmdb_from_imgs(TINY, db, names, [os.path.splitext(n)[0] for n in names])

@@ -30,8 +30,8 @@ def test_null_range_gives_neutral_value_and_keeps_others():
     assert neutral == deg.NEUTRAL_PARAMS
 
 
-@pytest.mark.parametrize('bad', [{'downsample_range': [0.5, 2]}, {'jpeg_range': [5, 101]}, {'jpeg_range': [5.2, 5.8]}, {'noise_range': [5, 1]},
-                                 {'blur_sigma': 3}, {'blur_sigma': ['a', 1]}])
+@pytest.mark.parametrize('bad', [{'downsample_range': [0.5, 2]}, {'jpeg_range': [5, 101]}, {'jpeg_range': [5.2, 5.8]},
+                                 {'noise_range': [5, 1]}, {'blur_sigma': 3}, {'blur_sigma': ['a', 1]}])
 def test_bad_range_names_the_option(bad):
     key = next(iter(bad))
     with pytest.raises(ValueError, match=key):
