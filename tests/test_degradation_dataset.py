@@ -76,6 +76,7 @@ def test_each_switch_turns_its_term_off(term):
     assert (item['lq'] - item['gt']).abs().mean() > 0.005
 
 
+@pytest.mark.slow
 def test_deterministic_across_instances_and_worker_counts():
     def collect(workers):
         ds = build('PaniniDegradationDataset', deterministic=True, seed=11, use_hflip=True)
