@@ -16,6 +16,7 @@ from torch.nn import functional as F
 import panini_arch  # noqa: F401  (registers everything, patches BasicSR)
 from panini_arch.archs.arch_util import load_state_dict_file
 from panini_arch.archs.dre_arch import DRE
+from panini_arch.archs.panini_arch import PaniniNet
 from panini_arch.data.udrl_val_dataset import UDRLValDataset
 from panini_arch.metrics.udrl_metric import (calculate_degradation_top1, calculate_identity_top1,
                                              calculate_probe_r2)
@@ -208,6 +209,10 @@ def test_exported_dre_loads_strictly_into_bare_dre(model):
         assert torch.allclose(dre(x), model.test(x)[0], atol=1e-6)
     with pytest.raises(RuntimeError, match='missing keys'):  # the file holds no head
         load_state_dict_file(DRE(pool_size=SIZE, with_head=True), path, 'params', 'DRE')
+    panini = PaniniNet(in_size=64, out_size=128, num_style_feat=64, narrow=1 / 16, rrdb_channels=4, num_rrdb=1,
+                       dre_path=path)
+    for key, value in dre.state_dict().items():
+        assert torch.equal(panini.dre.state_dict()[key], value), key
 
 
 def val_opt(**kw):
