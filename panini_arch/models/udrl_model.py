@@ -69,7 +69,8 @@ class UDRLModel(BaseModel):
         optim_g: ``{type: SGD | Adam, lr, ...}``; scheduler: as in BasicSR.
 
     Data (``feed_data``): ``query``, ``key`` (B, 3, H, W) in [-1, 1], and
-    ``deg_params`` (B, 4). Logged: ``l_infonce`` and ``acc_top1`` (fraction of
+    ``deg_params`` (B, 4), kept as ``self.deg_params`` for analyses (the loss
+    needs no labels). Logged: ``l_infonce`` and ``acc_top1`` (fraction of
     queries whose positive key has the largest logit).
     """
 
@@ -179,7 +180,7 @@ class UDRLModel(BaseModel):
         q = self._project(self.net_g, self.query)
         self.momentum_update()
         k, keys_all = self.encode_keys(self.key)
-        logits, labels = moco_logits(q, k, self.queue.clone(), self.temperature)
+        logits, labels = moco_logits(q, k, self.queue, self.temperature)  # enqueued only after backward
         l_infonce = F.cross_entropy(logits, labels)
         l_infonce.backward()
         self.optimizer_g.step()
