@@ -21,8 +21,10 @@ from .training import count_images, panini_options, run_training, udrl_options
 RANGE_KEYS = ('downsample_range', 'blur_sigma', 'noise_range', 'jpeg_range')
 THETA_FIXED = {'sigma': 0.5, 'delta': 10, 'q': 40}  # Table 4 holds sigma, delta, q fixed and varies r
 MODES = {
-    'full': dict(copies=8, test_lfw=12, udrl_iters=60, panini_iters=200, batch_size=4, val_times=4, fusion_faces=4),
-    'quick': dict(copies=1, test_lfw=3, udrl_iters=4, panini_iters=4, batch_size=1, val_times=1, fusion_faces=2),
+    'full': dict(copies=8, test_lfw=12, udrl_iters=40, udrl_batch=16, udrl_val_degradations=32, panini_iters=150,
+                 batch_size=2, val_times=3, fusion_faces=4),
+    'quick': dict(copies=1, test_lfw=3, udrl_iters=3, udrl_batch=8, udrl_val_degradations=4, panini_iters=3,
+                  batch_size=1, val_times=1, fusion_faces=2),
 }
 PANINI_LR = 1e-3  # the paper's 1e-4 is for 800k iterations; a few hundred need a larger step
 
@@ -73,7 +75,7 @@ def main(argv=None):
         train_dir, test_dir = stages.run('faces', build_face_set, faces_dir, copies=mode['copies'],
                                          test_lfw=mode['test_lfw'], seed=args.seed)
 
-    udrl = udrl_options(train_dir, test_dir, mode['udrl_iters'], mode['val_times'])
+    udrl = udrl_options(train_dir, test_dir, mode['udrl_iters'], mode['udrl_batch'], mode['udrl_val_degradations'])
     udrl_run = stages.run('UDRL pre-training of the DRE', run_training, udrl, work)
     dre_path = udrl_run['models'] / 'net_dre_latest.pth'
 
@@ -97,7 +99,7 @@ def main(argv=None):
         f'faces: {count_images(train_dir)} training images, {len(rows)} held-out test faces '
         f'({"--hq_dir " + args.hq_dir if args.hq_dir else "astronaut, Grace Hopper, LFW subset"})',
         f'UDRL: {mode["udrl_iters"]} iterations; Panini-Net (tiny, 64 -> 128, random init): '
-        f'{mode["panini_iters"]} iterations of batch {mode["batch_size"]}, lr {PANINI_LR:g}',
+        f'{mode["panini_iters"]} iterations of batch {mode["batch_size"]}, lr {PANINI_LR:g}, L1 + GAN losses',
         f'mean PSNR on held-out faces: Panini-Net {psnr:.2f} dB vs bicubic {psnr_bicubic:.2f} dB '
         f'({psnr - psnr_bicubic:+.2f} dB)',
         'This is a tiny net trained for minutes on ~100 faces: it shows the pipeline, not published quality.',

@@ -49,27 +49,40 @@ def set_schedule(opt, iters, print_freq, val_freq):
     opt['val']['val_freq'] = val_freq
 
 
-def udrl_options(train_dir, val_dir, iters, val_times=2, name='demo_udrl'):
-    """UDRL (DRE pre-training) options from the tiny template, validated ``val_times`` times on held-out faces."""
+def udrl_options(train_dir, val_dir, iters, batch_size=16, val_degradations=32, name='demo_udrl'):
+    """UDRL (DRE pre-training) options from the tiny template, validated once, at the end, on held-out faces.
+
+    ``batch_size`` pairs per step (even: two batch-norm groups); ``val_degradations`` degradations
+    per held-out face in the validation (degradation / identity retrieval and probes).
+    """
     opt = load_template('train_udrl_tiny')
     opt['name'] = name
     point_datasets(opt, train_dir, val_dir)
+    opt['datasets']['train']['batch_size_per_gpu'] = batch_size
     val = opt['datasets']['val']
     val['num_faces'] = min(val.get('num_faces', 8), count_images(val_dir))
-    opt['train']['queue_size'] = min(opt['train']['queue_size'], 16 * max(iters // 4, 1))
-    set_schedule(opt, iters, print_freq=max(iters // 40, 1), val_freq=max(iters // val_times, 1))
+    val['num_degradations'] = val_degradations
+    opt['train']['queue_size'] = min(opt['train']['queue_size'], batch_size * max(iters // 4, 1))
+    set_schedule(opt, iters, print_freq=max(iters // 40, 1), val_freq=iters)
     opt['val'].pop('save_best', None)
     return opt
 
 
 def panini_options(train_dir, val_dir, iters, dre_path, lr, batch_size, val_times=4, name='demo_panini'):
-    """Tiny Panini-FR options with the pre-trained, fixed DRE from ``dre_path``; Adam ``lr`` for G and D."""
+    """Tiny Panini-FR options with the pre-trained, fixed DRE from ``dre_path``; Adam ``lr`` for G and D.
+
+    The perceptual loss is left out: without downloaded VGG16 weights it would be a
+    random network, and it costs a large share of each step. L1 + GAN remain. The EMA
+    decay is 0.9: with 0.99 a run of ~100 steps would still be half the random init.
+    """
     opt = load_template('train_panini_fr_tiny')
     opt['name'] = name
     point_datasets(opt, train_dir, val_dir)
     opt['network_g']['dre_path'] = str(dre_path)
     opt['val']['save_img'] = False
     opt['datasets']['train']['batch_size_per_gpu'] = batch_size
+    opt['train'].pop('perceptual_opt', None)
+    opt['train']['ema_decay'] = 0.9
     for optimizer in ('optim_g', 'optim_d'):
         opt['train'][optimizer]['lr'] = lr
     set_schedule(opt, iters, print_freq=max(iters // 50, 1), val_freq=max(iters // val_times, 1))
