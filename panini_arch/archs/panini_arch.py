@@ -13,9 +13,10 @@ from .panini_blocks import CatConvFusion, DAFIFusion, InputFeatureExtractor, Lat
 
 FUSION_RESOLUTIONS = (4, 8, 16, 32, 64)
 DRE_POOL_SIZE = 256  # the paper pools DRE inputs to 256; smaller inputs are used as they are
-STYLEGAN_HINT = ('Use the BasicSR release file stylegan2_ffhq_config_f_1024_official-3ab41b38.pth '
-                 '(https://github.com/xinntao/facexlib/releases or BasicSR releases).')
-DRE_HINT = 'Pre-train one with options/train_udrl.yml; it is saved as experiments/<name>/models/net_dre_<iter>.pth.'
+STYLEGAN_SOURCE = ('BasicSR publishes it as stylegan2_ffhq_config_f_1024_official-3ab41b38.pth '
+                   '(run `python scripts/download_pretrained_models.py StyleGAN` in a BasicSR checkout).')
+DRE_SOURCE = ('Pre-train it with options/train_udrl.yml (UDRL); it is saved as '
+              'experiments/<name>/models/net_dre_<iter>.pth.')
 
 
 @ARCH_REGISTRY.register()
@@ -79,7 +80,7 @@ class PaniniNet(nn.Module):
         self.generator = StyleGAN2Generator(
             out_size, num_style_feat=num_style_feat, channel_multiplier=channel_multiplier, narrow=narrow)
         if stylegan_path is not None:
-            load_state_dict_file(self.generator, stylegan_path, 'params_ema', 'StyleGAN2 generator', STYLEGAN_HINT)
+            load_state_dict_file(self.generator, stylegan_path, 'params_ema', 'StyleGAN2 generator', STYLEGAN_SOURCE)
         # The W+ codes come from the LCE: the mapping MLP is kept only so published weights load strictly.
         self.generator.style_mlp.requires_grad_(False)
 
@@ -97,7 +98,7 @@ class PaniniNet(nn.Module):
             if degradation_input == 'dre':
                 self.dre = DRE(pool_size=min(DRE_POOL_SIZE, in_size))
                 if dre_path is not None:
-                    load_state_dict_file(self.dre, dre_path, 'params', 'DRE', DRE_HINT)
+                    load_state_dict_file(self.dre, dre_path, 'params', 'DRE', DRE_SOURCE)
                 if fix_dre:
                     self.dre.requires_grad_(False)
                     self.dre.eval()

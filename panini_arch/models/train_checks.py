@@ -6,14 +6,11 @@ from torch import distributed as dist
 
 from basicsr.utils import get_root_logger
 
+from ..archs.panini_arch import DRE_SOURCE, STYLEGAN_SOURCE
 from ..losses.perceptual_loss import VGG16_SOURCE
 
-STYLEGAN_SOURCE = ('BasicSR publishes it as stylegan2_ffhq_config_f_1024_official-3ab41b38.pth '
-                   '(run `python scripts/download_pretrained_models.py StyleGAN` in a BasicSR checkout).')
 DISCRIMINATOR_SOURCE = ('BasicSR publishes it as stylegan2_ffhq_config_f_1024_discriminator_official-a386354a.pth '
                         '(run `python scripts/download_pretrained_models.py StyleGAN` in a BasicSR checkout).')
-DRE_SOURCE = ('Pre-train it with options/train_udrl.yml (UDRL); it is saved as '
-              'experiments/<name>/models/net_dre_<iter>.pth.')
 CHECKPOINT_SOURCE = 'It is a net_g_*.pth / net_d_*.pth written by this trainer under experiments/<name>/models/.'
 METRIC_SOURCE = 'Give the local file this validation metric needs, or remove the metric from val.metrics.'
 
