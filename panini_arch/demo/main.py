@@ -21,12 +21,12 @@ from .training import count_images, panini_options, run_training, udrl_options
 RANGE_KEYS = ('downsample_range', 'blur_sigma', 'noise_range', 'jpeg_range')
 THETA_FIXED = {'sigma': 0.5, 'delta': 10, 'q': 40}  # Table 4 holds sigma, delta, q fixed and varies r
 MODES = {
-    'full': dict(copies=8, test_lfw=12, udrl_iters=40, udrl_batch=16, udrl_val_degradations=32, panini_iters=150,
-                 batch_size=2, val_times=3, fusion_faces=4),
+    'full': dict(copies=8, test_lfw=12, udrl_iters=150, udrl_batch=16, udrl_val_degradations=32, panini_iters=1000,
+                 batch_size=2, val_times=5, fusion_faces=4),
     'quick': dict(copies=1, test_lfw=3, udrl_iters=3, udrl_batch=8, udrl_val_degradations=4, panini_iters=3,
                   batch_size=1, val_times=1, fusion_faces=2),
 }
-PANINI_LR = 1e-3  # the paper's 1e-4 is for 800k iterations; a few hundred need a larger step
+PANINI_LR = 2e-3  # the paper's 1e-4 is for 800k iterations; a few hundred need a larger step
 
 
 def parse_args(argv=None):

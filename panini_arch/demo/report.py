@@ -22,6 +22,7 @@ def plot_theta(rows, path):
                 capsize=4, label='demo net (mean +- std)')
     ax.plot(list(THETA), list(THETA.values()), 's--', label='paper, Table 4')
     ax.set(xscale='log', xlabel='downsampling factor r (1024-px equivalent)', ylabel='theta (DAFI5 prior weight)')
+    ax.minorticks_off()
     ax.set_xticks(rs, [str(r) for r in rs])
     ax.legend()
     fig.tight_layout()
