@@ -219,3 +219,9 @@ def test_full_size_panini_fr_has_published_parameter_count_and_runs():
     with torch.no_grad():
         out = model(torch.rand(1, 3, 512, 512) * 2 - 1)
     assert out.shape == (1, 3, 1024, 1024) and torch.isfinite(out).all()
+
+
+def test_torchscript_trace_keeps_the_fusions(net, lq):
+    with torch.no_grad():
+        traced = torch.jit.trace(net, (lq, ), check_trace=False)
+        torch.testing.assert_close(traced(lq), net(lq), atol=1e-5, rtol=0)

@@ -158,16 +158,16 @@ class PaniniNet(nn.Module):
         """Run the GAN prior on W+ codes, fusing ``feats`` at resolutions 4..64; returns (B, 3, out, out)."""
         gen = self.generator
         noises = [getattr(gen.noises, f'noise{i}') for i in range(gen.num_layers)]
-        feats_by_res = {f.shape[-1]: f for f in feats}
+        feats_low_to_high = feats[::-1]  # resolutions 4, 8, ..., 64: the generator's order
         out = gen.constant_input(latent.shape[0])
         out = gen.style_conv1(out, latent[:, 0], noise=noises[0])
         skip = gen.to_rgb1(out, latent[:, 1])
         for i, (conv_up, conv, to_rgb) in enumerate(zip(gen.style_convs[::2], gen.style_convs[1::2], gen.to_rgbs)):
-            res = out.shape[-1]
-            if res in feats_by_res:
-                level = FUSION_RESOLUTIONS.index(res)
-                mask = masks[:, level] if masks is not None else None
-                out = self.fusions[level](out, feats_by_res[res], mask, drop)
+            # Block i starts from resolution 4 * 2**i; the first five are fused (positions, not
+            # shapes, select the level, so tracing and export see the same graph).
+            if i < len(FUSION_RESOLUTIONS):
+                mask = masks[:, i] if masks is not None else None
+                out = self.fusions[i](out, feats_low_to_high[i], mask, drop)
             out = conv_up(out, latent[:, 2 * i + 1], noise=noises[2 * i + 1])
             out = conv(out, latent[:, 2 * i + 2], noise=noises[2 * i + 2])
             skip = to_rgb(out, latent[:, 2 * i + 3], skip)
