@@ -2,7 +2,7 @@
 
 Everything uses options/train_panini_fr_tiny.yml (64 -> 128, 1/16 width, random
 weights). Training runs are subprocesses with ``OMP_NUM_THREADS=1``;
-``panini_model_hooks`` (imported by the options the tests write) kills a run
+``training_hooks`` (imported by the options the tests write) kills a run
 after a save and dumps every rank's final ``net_g``.
 """
 import copy
@@ -31,7 +31,7 @@ TESTS = os.path.dirname(os.path.abspath(__file__))
 TRAIN = os.path.join(REPO, 'panini_arch', 'train.py')
 FACES = os.path.join(REPO, 'data', 'faces_tiny')
 TAGS = ('plugin: !!python/name:panini_arch.__name__\n'
-        'test_hooks: !!python/name:panini_model_hooks.__name__\n')
+        'test_hooks: !!python/name:training_hooks.__name__\n')
 LOSS_LINE = re.compile(r'iter:\s+(\d+),.*l_g_pix: (\S+) l_g_percep: (\S+) l_g_gan: (\S+) l_d: (\S+)')
 
 
@@ -68,7 +68,7 @@ def write_options(folder, opt):
 
 
 def run(cwd, args, **env):
-    full_env = {key: value for key, value in os.environ.items() if key != 'PANINI_MODEL_KILL_AFTER_ITER'}
+    full_env = {key: value for key, value in os.environ.items() if key != 'PANINI_TEST_KILL_AFTER_ITER'}
     full_env.update(PYTHONPATH=os.pathsep.join([REPO, TESTS]), OMP_NUM_THREADS='1', **env)
     return subprocess.run(args, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=300)
 
@@ -338,7 +338,7 @@ def test_kill_then_auto_resume_matches_uninterrupted_run(tmp_path):
     check(run(roots['reference'], [sys.executable, TRAIN, '-opt', write_options(roots['reference'], opt)]))
 
     options = write_options(roots['resumed'], opt)
-    killed = run(roots['resumed'], [sys.executable, TRAIN, '-opt', options], PANINI_MODEL_KILL_AFTER_ITER='4')
+    killed = run(roots['resumed'], [sys.executable, TRAIN, '-opt', options], PANINI_TEST_KILL_AFTER_ITER='4')
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     assert not os.path.exists(os.path.join(models_dir(roots['resumed'], opt), 'net_g_latest.pth'))
     resumed = check(run(roots['resumed'], [sys.executable, TRAIN, '-opt', options, '--auto_resume']))

@@ -3,7 +3,7 @@
 Uses BasicSR's own SRModel with a tiny MSRResNet on a generated three-image
 paired folder (random crops, flips and rotations from Python's ``random``,
 validation every save), so it depends on no Panini model. Runs are subprocesses with
-``OMP_NUM_THREADS=1``; ``training_infra_hooks`` (imported by the options file)
+``OMP_NUM_THREADS=1``; ``training_hooks`` (imported by the options file)
 can SIGKILL a run after a save and dumps every rank's final weights.
 """
 import os
@@ -34,7 +34,7 @@ NAME = 'infra'
 TOTAL_ITER = 12
 SAVE_FREQ = 4
 TAGS = ('plugin: !!python/name:panini_arch.__name__\n'
-        'test_hooks: !!python/name:training_infra_hooks.__name__\n')
+        'test_hooks: !!python/name:training_hooks.__name__\n')
 
 
 def tiny_options(data_root):

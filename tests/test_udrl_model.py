@@ -287,7 +287,7 @@ def test_validation_logs_metrics_and_saves_best(model):
 
 
 TRAIN = os.path.join(REPO, 'panini_arch', 'train.py')
-TAGS = 'plugin: !!python/name:panini_arch.__name__\ntest_hooks: !!python/name:udrl_hooks.__name__\n'
+TAGS = 'plugin: !!python/name:panini_arch.__name__\ntest_hooks: !!python/name:training_hooks.__name__\n'
 
 
 def tiny_options(root, total_iter, queue_size=20):
