@@ -225,3 +225,13 @@ def test_torchscript_trace_keeps_the_fusions(net, lq):
     with torch.no_grad():
         traced = torch.jit.trace(net, (lq, ), check_trace=False)
         torch.testing.assert_close(traced(lq), net(lq), atol=1e-5, rtol=0)
+
+
+def test_dre_sees_the_input_pooled_to_its_pretraining_size(lq):
+    model = tiny(dre_pool_size=16).eval()
+    assert model.dre.pool_size == 16
+    with torch.no_grad():
+        pooled = torch.nn.functional.adaptive_avg_pool2d(lq, 16)
+        expected = model.mask_generator(model.dre(pooled)).softmax(dim=2)[:, :, 0]
+        torch.testing.assert_close(model.degradation_masks(lq), expected)
+    assert tiny().dre.pool_size == 64  # 256 by default, never above the input size

@@ -12,7 +12,6 @@ from .dre_arch import DRE
 from .panini_blocks import CatConvFusion, DAFIFusion, InputFeatureExtractor, LatentCodeEncoder, MaskGenerator
 
 FUSION_RESOLUTIONS = (4, 8, 16, 32, 64)
-DRE_POOL_SIZE = 256  # the paper pools DRE inputs to 256; smaller inputs are used as they are
 STYLEGAN_SOURCE = ('BasicSR publishes it as stylegan2_ffhq_config_f_1024_official-3ab41b38.pth '
                    '(run `python scripts/download_pretrained_models.py StyleGAN` in a BasicSR checkout).')
 DRE_SOURCE = ('Pre-train it with options/train_udrl.yml (UDRL); it is saved as '
@@ -42,7 +41,9 @@ class PaniniNet(nn.Module):
         stylegan_path (str | None): BasicSR StyleGAN2 weights, key ``params_ema``.
         dre_path (str | None): DRE weights saved by the UDRL model, key ``params``.
         fix_dre (bool): freeze the DRE (no gradient, batch-norm kept in eval mode).
-            The DRE sees the input average-pooled to 256 (or as it is when smaller).
+        dre_pool_size (int): the DRE sees the input average-pooled to this size
+            (256 in the paper; as it is when smaller). Set it to the size the DRE
+            was pre-trained at (UDRL ``in_size``).
 
     Input: (B, 3, in_size, in_size) RGB in [-1, 1].
     Output: (B, 3, out_size, out_size) RGB in about [-1, 1]; with
@@ -63,7 +64,8 @@ class PaniniNet(nn.Module):
                  cbam_reduction=2,
                  stylegan_path=None,
                  dre_path=None,
-                 fix_dre=True):
+                 fix_dre=True,
+                 dre_pool_size=256):
         super().__init__()
         check_sizes(in_size, out_size)
         if fusion not in ('dafi', 'catconv'):
@@ -96,7 +98,7 @@ class PaniniNet(nn.Module):
         self.mask_generator = None
         if fusion == 'dafi':
             if degradation_input == 'dre':
-                self.dre = DRE(pool_size=min(DRE_POOL_SIZE, in_size))
+                self.dre = DRE(pool_size=min(dre_pool_size, in_size))
                 if dre_path is not None:
                     load_state_dict_file(self.dre, dre_path, 'params', 'DRE', DRE_SOURCE)
                 if fix_dre:

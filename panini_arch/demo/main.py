@@ -79,8 +79,8 @@ def main(argv=None):
     udrl_run = stages.run('UDRL pre-training of the DRE', run_training, udrl, work)
     dre_path = udrl_run['models'] / 'net_dre_latest.pth'
 
-    panini = panini_options(train_dir, test_dir, mode['panini_iters'], dre_path, PANINI_LR, mode['batch_size'],
-                            mode['val_times'])
+    panini = panini_options(train_dir, test_dir, mode['panini_iters'], dre_path, udrl['datasets']['train']['in_size'],
+                            PANINI_LR, mode['batch_size'], mode['val_times'])
     panini_run = stages.run('Panini-Net training', run_training, panini, work)
 
     net = load_trained(panini['network_g'], panini_run['models'] / 'net_g_latest.pth')

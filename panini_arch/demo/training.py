@@ -68,8 +68,11 @@ def udrl_options(train_dir, val_dir, iters, batch_size=16, val_degradations=32, 
     return opt
 
 
-def panini_options(train_dir, val_dir, iters, dre_path, lr, batch_size, val_times=4, name='demo_panini'):
+def panini_options(train_dir, val_dir, iters, dre_path, dre_pool_size, lr, batch_size, val_times=4,
+                   name='demo_panini'):
     """Tiny Panini-FR options with the pre-trained, fixed DRE from ``dre_path``; Adam ``lr`` for G and D.
+
+    ``dre_pool_size`` is the input size the DRE was pre-trained at, so it sees inputs pooled the same way.
 
     The perceptual loss is left out: without downloaded VGG16 weights it would be a
     random network, and it costs a large share of each step. L1 + GAN remain. The EMA
@@ -79,6 +82,7 @@ def panini_options(train_dir, val_dir, iters, dre_path, lr, batch_size, val_time
     opt['name'] = name
     point_datasets(opt, train_dir, val_dir)
     opt['network_g']['dre_path'] = str(dre_path)
+    opt['network_g']['dre_pool_size'] = dre_pool_size
     opt['val']['save_img'] = False
     opt['datasets']['train']['batch_size_per_gpu'] = batch_size
     opt['train'].pop('perceptual_opt', None)
