@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from basicsr.utils import get_root_logger
 
-IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.webp', '.tif', '.tiff')
+from ..utils.image_io import IMAGE_EXTENSIONS
+
 _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 _PNG_END = b'IEND\xaeB`\x82'
 
