@@ -5,6 +5,7 @@ import torch
 import panini_arch  # noqa: F401
 from basicsr.archs.stylegan2_arch import StyleGAN2Generator
 from basicsr.utils.registry import ARCH_REGISTRY
+from panini_arch.archs.arch_util import without_weight_paths
 from panini_arch.archs.dre_arch import DRE
 from panini_arch.archs.panini_arch import PaniniNet
 
@@ -235,3 +236,14 @@ def test_dre_sees_the_input_pooled_to_its_pretraining_size(lq):
         expected = model.mask_generator(model.dre(pooled)).softmax(dim=2)[:, :, 0]
         torch.testing.assert_close(model.degradation_masks(lq), expected)
     assert tiny().dre.pool_size == 64  # 256 by default, never above the input size
+
+
+def test_without_weight_paths_builds_a_net_whose_training_files_are_gone(tmp_path):
+    gone = dict(stylegan_path=str(tmp_path / 'gone_sg.pth'), dre_path=str(tmp_path / 'gone.pth'))
+    opt = dict(type='PaniniNet', **TINY, **gone)
+    with pytest.raises(FileNotFoundError, match='gone'):
+        ARCH_REGISTRY.get('PaniniNet')(**{k: v for k, v in opt.items() if k != 'type'})
+    cleared = without_weight_paths(opt)
+    assert cleared['stylegan_path'] is None and cleared['dre_path'] is None
+    assert opt['stylegan_path'].endswith('gone_sg.pth')  # the caller's options are left as they were
+    assert isinstance(ARCH_REGISTRY.get('PaniniNet')(**{k: v for k, v in cleared.items() if k != 'type'}), PaniniNet)

@@ -58,3 +58,12 @@ def check_state_dict(module, state_dict, path, what):
         problems.append(f'shape mismatch {mismatched}')
     if problems:
         raise RuntimeError(f'{what} weights in {path} do not fit the network: ' + '; '.join(problems))
+
+
+def without_weight_paths(network_opt):
+    """A copy of PaniniNet's ``network_g`` options with ``stylegan_path`` and ``dre_path`` cleared.
+
+    For building a net whose every weight then comes from one Panini-Net checkpoint, so the
+    StyleGAN2 and DRE files named for training need not exist where it is loaded.
+    """
+    return dict(network_opt, stylegan_path=None, dre_path=None)

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from basicsr.metrics import calculate_psnr, calculate_ssim
 
+from ..archs.arch_util import without_weight_paths
 from ..data.test_sets import generate_test_set, generate_theta_set
 from ..evaluation.analysis import fusion_outputs, image_thetas, list_images, load_batch, to_image
 from ..evaluation.net_loading import build_generator
@@ -21,8 +22,7 @@ PAPER_RS = (16, 32, 64, 128)  # Table 4, for 1024-pixel faces
 
 def load_trained(network_opt, model_path):
     """The trained PaniniNet (EMA weights, eval mode); every weight comes from ``model_path``."""
-    network_opt = dict(network_opt, dre_path=None, stylegan_path=None)
-    return build_generator(network_opt, str(model_path), 'params_ema')
+    return build_generator(without_weight_paths(network_opt), str(model_path), 'params_ema')
 
 
 def write(path, img):

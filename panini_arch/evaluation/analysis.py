@@ -15,6 +15,7 @@ import yaml
 
 from basicsr.utils import img2tensor, tensor2img
 from basicsr.utils.options import ordered_yaml
+from panini_arch.archs.arch_util import without_weight_paths
 from panini_arch.utils.face_restorer import PRESETS
 from panini_arch.utils.image_io import IMAGE_EXTENSIONS
 from .net_loading import build_generator
@@ -47,9 +48,8 @@ def net_from_args(args):
     for item in args.arch_opt:
         key, value = item.split('=', 1)
         network_opt[key] = yaml.safe_load(value)
-    network_opt.update(stylegan_path=None, dre_path=None)  # every weight comes from the Panini checkpoint
     param_key = None if str(param_key).lower() == 'none' else param_key
-    return build_generator(network_opt, model_path, param_key, args.random_weights)
+    return build_generator(without_weight_paths(network_opt), model_path, param_key, args.random_weights)
 
 
 def list_images(folder):

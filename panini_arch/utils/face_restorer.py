@@ -9,7 +9,7 @@ import yaml
 from basicsr.archs import build_network
 from basicsr.utils import img2tensor, tensor2img
 
-from ..archs.arch_util import load_state_dict_file
+from ..archs.arch_util import load_state_dict_file, without_weight_paths
 from .face_align import align_face, crop_to_output, paste_face, resize_in_strips
 from .face_detect import FaceDetector
 
@@ -47,9 +47,7 @@ def build_panini(arch='fr', opt_path=None):
         if arch not in PRESETS:
             raise ValueError(f'Unknown arch {arch!r}; choose one of {sorted(PRESETS)}')
         net_opt = dict(type='PaniniNet', **PRESETS[arch])
-    for weight_path in ('stylegan_path', 'dre_path'):
-        net_opt[weight_path] = None
-    return build_network(net_opt)
+    return build_network(without_weight_paths(net_opt))
 
 
 def load_panini_weights(net, model_path):
