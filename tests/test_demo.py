@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from panini_arch.demo.faces import build_face_set, user_face_set
+from panini_arch.demo.faces import build_face_set, lfw_faces, tint, user_face_set
 from panini_arch.demo.main import main
-from panini_arch.demo.training import parse_losses
+from panini_arch.demo.training import panini_options, parse_losses
 
 
 def pngs(folder):
@@ -25,6 +25,23 @@ def test_face_set_holds_out_test_faces(tmp_path):
         assert len(f.read().splitlines()) == len(pngs(train))
     face = cv2.imread(os.path.join(test, 'grace_hopper.png'))
     assert face.shape == (64, 64, 3) and face.std() > 20
+
+
+def test_tint_colours_a_grey_face_and_keeps_its_lightness():
+    grey = lfw_faces(64)[0]
+    tinted = tint(grey, np.random.default_rng(0))
+    assert tinted.shape == grey.shape and tinted.dtype == np.uint8
+    lab_grey, lab_tinted = (cv2.cvtColor(x, cv2.COLOR_BGR2LAB).astype(float) for x in (grey, tinted))
+    assert np.abs(lab_grey[..., 1:] - 128).max() <= 1  # grey in: no chroma
+    assert (lab_tinted[..., 1:] - 128).mean() > 4  # out: warm, skin-like chroma
+    assert np.abs(lab_tinted[..., 0] - lab_grey[..., 0]).mean() < 6
+
+
+def test_lfw_training_copies_are_grey_then_tinted(tmp_path):
+    train, _ = build_face_set(str(tmp_path), size=64, copies=4, test_lfw=3)
+    first, second = (cv2.imread(os.path.join(train, f'lfw000_{k}.png')).astype(int) for k in (0, 1))
+    assert np.abs(first - first[..., :1]).max() <= 1  # B = G = R
+    assert np.abs(second - second[..., :1]).mean() > 3
 
 
 def test_user_faces_are_split_and_resized(tmp_path):
@@ -44,6 +61,18 @@ def test_parse_losses_reads_basicsr_log_lines():
     line = ('2026-11-25 14:01:17,702 INFO: [demo_..][epoch:  0, iter:       1, lr:(3.000e-02,)] [eta: 0:00:00, '
             'time (data): 7.724 (0.532)] l_infonce: 1.1817e+00 acc_top1: 1.0000e+00 \n')
     assert parse_losses(line) == {'l_infonce': 1.1817, 'acc_top1': 1.0}
+
+
+def test_demo_panini_options_carry_ranges_dre_size_and_ife_width(tmp_path):
+    train, test = build_face_set(str(tmp_path), size=64, copies=1, test_lfw=3)
+    panini = panini_options(train, test, 10, 'dre.pth', 16, 2e-3, 2, ranges={'downsample_range': [1.25, 8]})
+    for phase in ('train', 'val'):
+        dataset = panini['datasets'][phase]
+        assert dataset['downsample_range'] == [1.25, 8] and dataset['noise_range'] == [0, 25]
+        assert dataset['dataroot_gt'] == (train if phase == 'train' else test)
+    assert panini['network_g']['rrdb_channels'] == 16 and panini['network_g']['dre_pool_size'] == 16
+    template = panini_options(train, test, 10, 'dre.pth', 16, 2e-3, 2)  # no ranges: the template's
+    assert template['datasets']['train']['downsample_range'] == [1.25, 25]
 
 
 @pytest.mark.slow

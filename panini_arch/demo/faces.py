@@ -4,7 +4,8 @@ Sources: scikit-image's astronaut (Eileen Collins) and matplotlib's Grace Hopper
 photo (colour, aligned to the FFHQ template with 5 landmarks measured once with
 facenet-pytorch's MTCNN), and scikit-image's ``lfw_subset`` (100 grey 25x25 LFW
 faces, upscaled). Augmentation: horizontal flips, small shifts, rotations and
-scalings of the alignment, and colour jitter.
+scalings of the alignment, colour jitter, and random tints of the grey LFW faces
+(otherwise one colour identity would be all the colour the net ever sees).
 """
 import os
 
@@ -73,6 +74,16 @@ def colour_jitter(face, rng):
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
+def tint(face, rng):
+    """Colour a grey (S, S, 3) uint8 BGR face: a skin-like chroma plus a smooth random chroma field (Lab)."""
+    size = face.shape[0]
+    lab = cv2.cvtColor(face, cv2.COLOR_BGR2LAB).astype(np.float32)
+    field = cv2.resize(rng.normal(0, 14, (4, 4, 2)).astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC)
+    lab[:, :, 1] += rng.uniform(4, 20) + field[:, :, 0]
+    lab[:, :, 2] += rng.uniform(8, 30) + field[:, :, 1]
+    return cv2.cvtColor(np.clip(lab + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_LAB2BGR)
+
+
 def write_folder(folder, faces):
     """Write named faces as PNG with a BasicSR ``meta_info.txt``; returns the folder."""
     os.makedirs(folder, exist_ok=True)
@@ -89,8 +100,9 @@ def build_face_set(out_dir, size=128, copies=8, test_lfw=12, seed=0):
     """Write ``out_dir/train`` and ``out_dir/test`` face folders (size x size PNG + meta_info.txt).
 
     Train: ``copies`` augmented alignments of the astronaut and augmented copies of
-    the LFW faces not held out (``copies`` // 4 + 1 each). Test (held out, never
-    trained on): Grace Hopper and the last ``test_lfw`` LFW faces.
+    the LFW faces not held out (``copies`` // 4 + 1 each: the first grey, the others
+    tinted). Test (held out, never trained on): Grace Hopper and the last ``test_lfw``
+    LFW faces.
 
     Returns:
         tuple: (train folder, test folder).
@@ -102,7 +114,7 @@ def build_face_set(out_dir, size=128, copies=8, test_lfw=12, seed=0):
              for k in range(copies)]
     lfw = lfw_faces(size)
     for i, face in enumerate(lfw[:-test_lfw]):
-        train += [(f'lfw{i:03d}_{k}', augment(face, rng)) for k in range(copies // 4 + 1)]
+        train += [(f'lfw{i:03d}_{k}', augment(tint(face, rng) if k else face, rng)) for k in range(copies // 4 + 1)]
     hopper, hopper_landmarks = photos['grace_hopper']
     test = [('grace_hopper', jittered_alignment(hopper, hopper_landmarks, size, rng, strength=0))]
     test += [(f'lfw{LFW_FACES - test_lfw + i:03d}', face) for i, face in enumerate(lfw[-test_lfw:])]
