@@ -75,7 +75,7 @@ def panini_options(train_dir, val_dir, iters, dre_path, dre_pool_size, lr, batch
     ``dre_pool_size`` is the input size the DRE was pre-trained at, so it sees inputs pooled the same way.
     ``ranges``: Eq. 10 range options replacing the template's.
     ``rrdb_channels`` widens the IFE trunk (4 in the template): at 16 a step costs the same on CPU, where
-    the generator and discriminator dominate, and the held-out PSNR after 1000 steps rose 0.13 dB.
+    the generator and discriminator dominate, and the held-out PSNR after 1000 steps rose 0.13 dB (docs/demo.md).
 
     The perceptual loss is left out: without downloaded VGG16 weights it would be a
     random network, and it costs a large share of each step. L1 + GAN remain. The EMA
