@@ -53,14 +53,18 @@ def img(path, root, cls='face'):
     return f'<img class="{cls}" src="{html.escape(os.path.relpath(path, root))}">'
 
 
+def image_cells(row, keys, root):
+    """``<tr><td>name</td>`` and one ``<td><img></td>`` per key of ``row``; the row is left open."""
+    return f'<tr><td>{html.escape(row["name"])}</td>' + ''.join(f'<td>{img(row[key], root)}</td>' for key in keys)
+
+
 def restoration_section(rows, root):
     """LQ / bicubic / restored / GT grid with PSNR and SSIM per image, and the means."""
     out = ['<h2>Held-out faces: LQ / bicubic / Panini-Net / GT</h2>',
            '<table><tr><th>face</th><th>LQ (net input)</th><th>bicubic</th><th>Panini-Net</th><th>GT</th>'
            '<th>PSNR bicubic</th><th>PSNR Panini</th><th>SSIM bicubic</th><th>SSIM Panini</th></tr>']
     for row in rows:
-        out.append(f'<tr><td>{html.escape(row["name"])}</td>' + ''.join(
-            f'<td>{img(row[key], root)}</td>' for key in ('lq', 'bicubic', 'restored', 'gt')) +
+        out.append(image_cells(row, ('lq', 'bicubic', 'restored', 'gt'), root) +
                    f'<td>{row["psnr_bicubic"]:.2f}</td><td>{row["psnr"]:.2f}</td>'
                    f'<td>{row["ssim_bicubic"]:.3f}</td><td>{row["ssim"]:.3f}</td></tr>')
     mean = {key: sum(r[key] for r in rows) / len(rows) for key in ('psnr', 'psnr_bicubic', 'ssim', 'ssim_bicubic')}
@@ -75,8 +79,7 @@ def fusion_section(rows, root):
            '<p class="note">Y_IFE: output with the GAN-prior features zeroed; Y_GPB: with the input features '
            'zeroed.</p><table><tr><th>face</th><th>LQ</th><th>Y</th><th>Y_IFE</th><th>Y_GPB</th></tr>']
     for row in rows:
-        out.append(f'<tr><td>{html.escape(row["name"])}</td>' + ''.join(
-            f'<td>{img(row[key], root)}</td>' for key in ('lq', 'Y', 'Y_IFE', 'Y_GPB')) + '</tr>')
+        out.append(image_cells(row, ('lq', 'Y', 'Y_IFE', 'Y_GPB'), root) + '</tr>')
     out.append('</table>')
     return '\n'.join(out)
 
