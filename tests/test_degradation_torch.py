@@ -30,7 +30,7 @@ def test_axis_operators_match_the_numpy_operator(n_in, n_out, sigma):
 def test_mixed_r_batch_matches_numpy_chain_without_noise_and_jpeg():
     images = [draw_face(256, i) for i in range(4)]
     params = torch.tensor([[10.0, 3.0, 0, 100], [25.3, 0, 0, 100], [1.0, 0, 0, 100], [7.0, 1.5, 0, 100]])
-    out = dt.degrade_batch(_batch(images), params, 128)
+    out = dt.degrade_batch(_batch(images), params, 128, seeds=[0, 1, 2, 3])
     assert out.shape == (4, 3, 128, 128) and out.dtype == torch.float32
     for img, p, o in zip(images, params.tolist(), out):
         ref = degrade_uint8(img, dict(zip(('r', 'sigma', 'delta', 'q'), p)), 128)[..., ::-1]
@@ -60,12 +60,33 @@ def test_quality_100_means_no_jpeg():
     assert torch.equal(out[0], x[0]) and not torch.equal(out[1], x[1])
 
 
-def test_noise_seeded_by_generator_and_scaled_by_delta():
+def test_noise_seeded_per_sample_and_scaled_by_delta():
     flat = torch.full((2, 3, 200, 200), 0.5)
     params = torch.tensor([[1.0, 0, 20.0, 100], [1.0, 0, 0.0, 100]])
-    a = dt.degrade_batch(flat, params, 200, generator=torch.Generator().manual_seed(1))
-    b = dt.degrade_batch(flat, params, 200, generator=torch.Generator().manual_seed(1))
-    assert torch.equal(a, b)
+    a = dt.degrade_batch(flat, params, 200, seeds=[1, 2])
+    assert torch.equal(a, dt.degrade_batch(flat, params, 200, seeds=[1, 2]))
+    assert not torch.equal(a[0], dt.degrade_batch(flat, params, 200, seeds=[3, 2])[0])
     assert abs(float((a[0] * 255).std()) - 20) < 1.0
     assert torch.equal(a[1], flat[1].mul(255).round() / 255)
     np.testing.assert_allclose((a * 255).numpy(), (a * 255).round().numpy(), atol=1e-3)
+
+
+def test_uint8_input_equals_float_input():
+    faces = torch.from_numpy(np.stack([draw_face(64, i)[..., ::-1].transpose(2, 0, 1) for i in range(2)]).copy())
+    params = torch.tensor([[3.0, 0.8, 10.0, 30], [1.5, 0.3, 5.0, 60]])
+    assert torch.equal(dt.degrade_batch(faces, params, 32, [5, 6]), dt.degrade_batch(faces / 255, params, 32, [5, 6]))
+
+
+def test_batch_keeps_every_sample_to_its_own_parameters_and_seed():
+    """Each sample of a mixed batch (r from 1.3 to 20, with and without blur, noise, JPEG) equals that sample
+    degraded alone, and shuffling the batch shuffles the outputs: no parameter, seed, canvas padding or JPEG
+    block of one sample reaches another."""
+    faces = torch.from_numpy(np.stack([draw_face(128, i)[..., ::-1].transpose(2, 0, 1) for i in range(4)]).copy())
+    params = torch.tensor([[1.3, 0.5, 20.0, 10], [20.0, 1.2, 5.0, 40], [4.0, 0.0, 0.0, 100], [8.0, 1.0, 10.0, 25]])
+    seeds = torch.tensor([11, 12, 13, 14])
+    out = dt.degrade_batch(faces, params, 64, seeds)
+    for i in range(4):
+        assert torch.equal(out[i], dt.degrade_batch(faces[i:i + 1], params[i:i + 1], 64, seeds[i:i + 1])[0]), i
+    perm = torch.tensor([2, 0, 3, 1])
+    assert torch.equal(dt.degrade_batch(faces[perm], params[perm], 64, seeds[perm]), out[perm])
+    assert len({out[i].sum().item() for i in range(4)}) == 4

@@ -4,8 +4,10 @@ Same model as ``degradation.py`` (see its docstring for the choices), per sample
 blur + bilinear downsampling as two batched matrix products, Gaussian noise, 8-bit rounding,
 JPEG re-implemented with an 8x8 DCT (baseline IJG quantisation tables scaled by q, YCbCr 4:2:0,
 edge-replicated padding to 16x16 MCUs, bilinear "fancy" chroma upsampling), bilinear resize to
-``out_size``. Not bit-exact with OpenCV's integer JPEG codec (see tests for the measured agreement);
-no gradients are needed or provided (rounding everywhere).
+``out_size``. Not bit-exact with OpenCV's integer JPEG codec, but equivalent (PSNR to the OpenCV path in
+docs/data.md; this JPEG is closer to OpenCV's than BasicSR's ``DiffJPEG``, docs/benchmarks.md); no gradients
+are needed or provided (rounding everywhere). The models run it in ``feed_data`` with
+``train: degrade_on_device: true`` (``panini_arch/models/hand_over.py``).
 
 Samples with different ``r`` have different low-resolution sizes; they share one zero-padded canvas
 and every operator knows each sample's valid size.
@@ -126,6 +128,8 @@ def jpeg_batch(x, quality, h, w):
     dct = _dct_matrix(device)
     luma = _quantise_blocks(ycc[:, :1], luma_table, dct)
     chroma = _quantise_blocks(torch.round(F.avg_pool2d(ycc[:, 1:], 2)), chroma_table, dct)
+    # libjpeg's fancy upsampling replicates the last real chroma sample (ceil(size / 2)), not the MCU padding
+    chroma = _replicate_pad(chroma, (h.to(device) + 1) // 2, (w.to(device) + 1) // 2, 1)
     chroma = F.interpolate(chroma, scale_factor=2, mode='bilinear', align_corners=False)
     chroma = chroma[..., :luma.shape[2], :luma.shape[3]]
     rgb = torch.einsum('ij,bjhw->bihw', torch.tensor(_YCC_TO_RGB, device=device), torch.cat([luma, chroma], 1))
@@ -133,21 +137,35 @@ def jpeg_batch(x, quality, h, w):
     return torch.where((quality.to(device) >= 100).view(b, 1, 1, 1), x, rgb)
 
 
-def degrade_batch(gt, params, out_size, kernel_size=41, generator=None):
-    """Eq. 10 on a batch.
+def sample_noise(shape, lh, lw, seeds, device):
+    """Standard normal noise on a (B, C, H, W) canvas, sample ``b`` drawn from its own generator.
+
+    Sample ``b`` gets ``torch.randn((C, lh[b], lw[b]))`` from a generator seeded with ``seeds[b]`` on ``device``
+    (zeros elsewhere), so its noise depends on its seed and its size only, never on the rest of the batch.
+    """
+    noise = torch.zeros(shape, device=device)
+    for b, (h, w, seed) in enumerate(zip(lh.tolist(), lw.tolist(), seeds.tolist())):
+        generator = torch.Generator(device=device).manual_seed(int(seed))
+        noise[b, :, :h, :w] = torch.randn((shape[1], h, w), generator=generator, device=device)
+    return noise
+
+
+def degrade_batch(gt, params, out_size, seeds, kernel_size=41):
+    """Eq. 10 on a batch; deterministic given ``seeds``, each sample independent of the others.
 
     Args:
-        gt (Tensor): (B, 3, H, W) RGB in [0, 1], any float dtype/device.
+        gt (Tensor): (B, 3, H, W) RGB, uint8 or float in [0, 1], any device.
         params (Tensor): (B, 4) = r, sigma, delta, q per sample (``deg_params`` of the datasets).
         out_size (int): side of the square output.
+        seeds (Tensor | Sequence[int]): (B,) per-sample noise seeds (``deg_seed`` of the datasets).
         kernel_size (int): odd blur kernel size.
-        generator (torch.Generator | None): draws the noise (on ``gt``'s device).
 
     Returns:
         Tensor: (B, 3, out_size, out_size) float32 in [0, 1] on the 8-bit grid, on ``gt``'s device.
     """
     b, _, h, w = gt.shape
     device = gt.device
+    gt = gt.float() / 255 if gt.dtype == torch.uint8 else gt.float()
     params = params.to(device=device, dtype=torch.float64)
     r, sigma, delta, quality = params.unbind(1)
     lh = (h / r).floor().clamp(min=1).long()
@@ -157,8 +175,8 @@ def degrade_batch(gt, params, out_size, kernel_size=41, generator=None):
     full_w = torch.full((b, ), w, device=device)
     rows = axis_operators(full_h, lh, sigma, kernel_size, h, hmax)
     cols = axis_operators(full_w, lw, sigma, kernel_size, w, wmax)
-    low = rows[:, None] @ gt.float() @ cols[:, None].transpose(2, 3)
-    noise = torch.randn(low.shape, generator=generator, device=device)
+    low = rows[:, None] @ gt @ cols[:, None].transpose(2, 3)
+    noise = sample_noise(low.shape, lh, lw, torch.as_tensor(seeds).cpu(), device)
     low = low + noise * (delta.float() / 255).view(b, 1, 1, 1)
     low = torch.round(low.clamp(0, 1) * 255)
     low = jpeg_batch(low, quality, lh, lw)

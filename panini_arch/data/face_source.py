@@ -11,6 +11,14 @@ The behaviour for every kind of bad input is tabulated in ``docs/data.md``. In s
 * grayscale, RGBA (alpha dropped) and 16-bit images (high byte kept) are converted to 8-bit BGR;
 * square images of the wrong size are resized to ``gt_size`` (area down, cubic up), counted in
   ``num_resized`` and warned about once.
+
+``io_backend: {type: synthetic, num: N, seed: S}`` needs no files: entry ``i`` is
+``synthetic_faces.draw_face(gt_size, S + i)``, drawn when read (the same pixels as a folder written by
+``make_face_folder(folder, N, gt_size, seed=S)``), so options that use it run from a fresh clone.
+
+``output_dtype`` (``float32`` default, or ``uint8``) picks what :meth:`FaceSource.to_tensor` hands over:
+normalised float32, or the 8-bit RGB pixels (4x fewer bytes through the DataLoader), which the models
+normalise on their device (``panini_arch/models/hand_over.py``) to the same values.
 """
 import os
 
@@ -20,6 +28,7 @@ import torch
 from basicsr.utils import get_root_logger
 
 from ..utils.image_io import IMAGE_EXTENSIONS
+from .synthetic_faces import draw_face
 
 _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 _PNG_END = b'IEND\xaeB`\x82'
@@ -30,6 +39,7 @@ class BadImageError(ValueError):
 
 
 _LMDB_ENVS = {}
+OUTPUT_DTYPES = ('float32', 'uint8')
 
 
 def open_lmdb(path):
@@ -91,6 +101,11 @@ def to_tensor(img, mean, std):
     return torch.from_numpy(out)
 
 
+def to_uint8_tensor(img):
+    """uint8 BGR H x W x 3 -> uint8 RGB tensor (3, H, W), the pixels unchanged."""
+    return torch.from_numpy(np.stack(cv2.split(img)[::-1]))
+
+
 def positive_int_option(opt, key, default):
     """``opt[key]`` (or ``default``) as a positive int; ValueError naming the option otherwise."""
     value = opt.get(key, default)
@@ -126,21 +141,27 @@ class FaceSource:
 
     def __init__(self, opt):
         self.logger = get_root_logger()
+        backend = dict(opt.get('io_backend') or {'type': 'disk'})
+        self.backend = backend.pop('type', None)
+        if self.backend not in ('disk', 'lmdb', 'synthetic'):
+            raise ValueError(f"io_backend.type must be 'disk', 'lmdb' or 'synthetic', got {self.backend!r}")
+        self.gt_size = positive_int_option(opt, 'gt_size', 1024)
+        self.mean = _channel_stats(opt, 'mean', [0.5, 0.5, 0.5])
+        self.std = _channel_stats(opt, 'std', [0.5, 0.5, 0.5])
+        self.output_dtype = opt.get('output_dtype', 'float32')
+        if self.output_dtype not in OUTPUT_DTYPES:
+            raise ValueError(f'Option output_dtype must be one of {OUTPUT_DTYPES}, got {self.output_dtype!r}')
+        self.strict = bool(opt.get('strict', False))
+        self.num_missing = self.num_skipped = self.num_resized = 0
+        if self.backend == 'synthetic':
+            self._init_synthetic(backend)
+            return
         self.root = opt.get('dataroot_gt')
         if not self.root:
             raise ValueError('Option dataroot_gt is required')
         self.root = str(self.root)
         if not os.path.isdir(self.root):
             raise FileNotFoundError(f'dataroot_gt is not a folder: {self.root}')
-        backend = dict(opt.get('io_backend') or {'type': 'disk'})
-        self.backend = backend.pop('type', None)
-        if self.backend not in ('disk', 'lmdb'):
-            raise ValueError(f"io_backend.type must be 'disk' or 'lmdb', got {self.backend!r}")
-        self.gt_size = positive_int_option(opt, 'gt_size', 1024)
-        self.mean = _channel_stats(opt, 'mean', [0.5, 0.5, 0.5])
-        self.std = _channel_stats(opt, 'std', [0.5, 0.5, 0.5])
-        self.strict = bool(opt.get('strict', False))
-        self.num_missing = self.num_skipped = self.num_resized = 0
 
         meta_info = opt.get('meta_info')
         if self.backend == 'lmdb':
@@ -164,6 +185,18 @@ class FaceSource:
         if not self.names:
             where = f'meta_info {meta_info}' if meta_info else f'dataroot_gt {self.root}'
             raise ValueError(f'No images in {where} (extensions {", ".join(IMAGE_EXTENSIONS)})')
+
+    def _init_synthetic(self, backend):
+        unknown = sorted(set(backend) - {'num', 'seed'})
+        if unknown:
+            raise ValueError(f'io_backend type synthetic takes num and seed, got {unknown}')
+        num = positive_int_option(backend, 'num', None)
+        self.seed = backend.get('seed', 0)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise ValueError(f'Option io_backend.seed must be a non-negative integer, got {self.seed!r}')
+        self.root = f'synthetic faces (seed {self.seed}, {num} faces)'
+        self.names = [f'{self.seed + i:04d}.png' for i in range(num)]
+        self.paths = [f'synthetic/{name}' for name in self.names]
 
     def __len__(self):
         return len(self.names)
@@ -197,6 +230,8 @@ class FaceSource:
 
     def read(self, index):
         """Entry ``index`` as uint8 BGR (gt_size, gt_size, 3); raises BadImageError for unusable data."""
+        if self.backend == 'synthetic':
+            return draw_face(self.gt_size, self.seed + index)
         img = decode_face(self.read_bytes(index), self.paths[index])
         h, w = img.shape[:2]
         if h != w:
@@ -234,5 +269,12 @@ class FaceSource:
         raise BadImageError(f'No usable image in {self.root}')
 
     def to_tensor(self, img):
-        """uint8 BGR -> normalised RGB float tensor (3, H, W) with this source's mean/std."""
+        """uint8 BGR -> RGB tensor (3, H, W): normalised float32 with this source's mean/std, or with
+        ``output_dtype: uint8`` the pixels as uint8 (see :meth:`normalisation`)."""
+        if self.output_dtype == 'uint8':
+            return to_uint8_tensor(img)
         return to_tensor(img, self.mean, self.std)
+
+    def normalisation(self):
+        """``mean``, ``std`` float32 (3,) tensors (RGB), which items carry next to uint8 images."""
+        return {'mean': torch.tensor(self.mean, dtype=torch.float32), 'std': torch.tensor(self.std, dtype=torch.float32)}

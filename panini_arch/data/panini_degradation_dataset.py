@@ -1,13 +1,14 @@
 """Training/testing pairs for Panini-Net: HQ faces degraded on the fly by Eq. 10 (or bicubic 16x)."""
 import cv2
 import numpy as np
+import torch
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import DATASET_REGISTRY
 from PIL import Image
 from torch.utils import data
 
 from .degradation import DEFAULT_RANGES, degradation_ranges, degrade_uint8, params_tensor, sample_degradation
-from .face_source import FaceSource, positive_int_option
+from .face_source import FaceSource, positive_int_option, to_uint8_tensor
 
 
 class DegradationOptions:
@@ -15,7 +16,9 @@ class DegradationOptions:
 
     Keys: ``use_hflip`` (False), ``deterministic`` (False), ``seed`` (0), ``blur_kernel_size`` (41),
     ``downsample_range``, ``blur_sigma``, ``noise_range``, ``jpeg_range`` (see ``degradation.py``;
-    null switches a term off).
+    null switches a term off), ``degrade_on_device`` (False; the trainer copies ``train.degrade_on_device``
+    here): items then carry the uint8 HQ faces and what the model needs to run Eq. 10 itself
+    (:meth:`device_fields`) instead of the degraded images.
 
     With ``deterministic: true`` sample ``i`` draws from ``np.random.default_rng([seed, i])``, so it is
     the same in every run, epoch, worker count and machine; otherwise every call draws fresh entropy.
@@ -31,6 +34,17 @@ class DegradationOptions:
         if self.kernel_size % 2 == 0:
             raise ValueError(f'Option blur_kernel_size must be odd, got {self.kernel_size}')
         self.ranges = degradation_ranges(opt)
+        self.on_device = bool(opt.get('degrade_on_device', False))
+
+    def device_fields(self, params, seeds, in_size, source):
+        """What ``panini_arch.models.hand_over.degrade_on_device`` needs besides the uint8 HQ faces.
+
+        Returns:
+            dict: ``deg_params`` float32 (4,); ``deg_seed`` int64 (len(seeds),), the noise seeds;
+            ``lq_size`` (in_size), ``blur_kernel_size`` (int); ``mean``, ``std`` float32 (3,).
+        """
+        return dict(deg_params=params_tensor(params), deg_seed=torch.tensor(seeds, dtype=torch.int64),
+                    lq_size=in_size, blur_kernel_size=self.kernel_size, **source.normalisation())
 
     def rng(self, index):
         """The generator for sample ``index``."""
@@ -41,13 +55,19 @@ class DegradationOptions:
         return cv2.flip(img, 1) if rng.random() < 0.5 and self.use_hflip else img
 
 
+def draw_seed(rng):
+    """A noise seed for the on-device chain, drawn from the sample's generator."""
+    return int(rng.integers(2**62))
+
+
 @DATASET_REGISTRY.register()
 class PaniniDegradationDataset(data.Dataset):
     """HQ face -> (LQ, GT) pair, LQ made by Eq. 10 or, with ``scale``, by bicubic downsampling.
 
     Options (BasicSR dataset section): ``dataroot_gt``, ``meta_info``, ``io_backend: {type: disk|lmdb}``,
     ``gt_size`` (1024), ``in_size`` (512), ``use_hflip``, ``mean``/``std`` (0.5 -> [-1, 1]), ``deterministic``,
-    ``seed``, ``strict``, the four ranges and ``blur_kernel_size``, and for the SR setting ``scale`` (e.g. 16:
+    ``seed``, ``strict``, ``output_dtype`` (float32 | uint8), ``degrade_on_device``, the four ranges and
+    ``blur_kernel_size``, and for the SR setting ``scale`` (e.g. 16:
     ``lq`` is the GT bicubic-downsampled to ``gt_size / scale``, no other degradation). ``lq_mode``
     (``eq10`` | ``bicubic``) picks the mode explicitly; without it ``scale`` means bicubic, and ``scale``
     together with range options is an error (BasicSR puts a top-level ``scale`` into every dataset).
@@ -55,7 +75,10 @@ class PaniniDegradationDataset(data.Dataset):
     Returns (``__getitem__``):
         dict: ``lq`` float32 (3, in_size, in_size) RGB, ``gt`` float32 (3, gt_size, gt_size) RGB, both
         ``(x - mean) / std`` of [0, 1] values; ``lq_path``, ``gt_path`` (str, the HQ source);
-        ``deg_params`` float32 (4,) = r, sigma, delta, q (SR: scale, 0, 0, 100).
+        ``deg_params`` float32 (4,) = r, sigma, delta, q (SR: scale, 0, 0, 100). With ``output_dtype: uint8``
+        ``lq`` and ``gt`` are the uint8 RGB pixels instead, and ``mean``, ``std`` (3,) come along. With
+        ``degrade_on_device`` there is no ``lq``: ``gt`` is uint8 and :meth:`DegradationOptions.device_fields`
+        are added (one noise seed per item).
     """
 
     def __init__(self, opt):
@@ -73,6 +96,8 @@ class PaniniDegradationDataset(data.Dataset):
             if opt.get('in_size', self.in_size) != self.in_size:
                 raise ValueError(f"Option in_size ({opt['in_size']}) contradicts scale {self.scale}: "
                                  f'the SR input is gt_size / scale = {self.in_size}')
+            if self.deg.on_device:
+                raise ValueError('Option degrade_on_device runs Eq. 10; it does not apply to lq_mode: bicubic')
             get_root_logger().info(f'PaniniDegradationDataset: LQ = GT bicubic x1/{self.scale} ({self.in_size}px)')
         else:
             self.in_size = positive_int_option(opt, 'in_size', 512)
@@ -121,12 +146,29 @@ class PaniniDegradationDataset(data.Dataset):
             lq = degrade_uint8(gt, params, self.in_size, self.deg.kernel_size, rng)
         return gt, lq, params, self.source.paths[used]
 
+    def hq_item(self, index):
+        """Sample ``index`` for on-device degradation: the flipped uint8 HQ face, parameters and noise seed
+        drawn from the sample's generator in the same order as :meth:`degrade` (same flip and parameters)."""
+        rng = self.deg.rng(index)
+        used, gt = self.source.read_valid(index)
+        gt = self.deg.flip(gt, rng)
+        params = sample_degradation(rng, self.deg.ranges)
+        path = self.source.paths[used]
+        item = {'gt': to_uint8_tensor(gt), 'lq_path': path, 'gt_path': path}
+        item.update(self.deg.device_fields(params, [draw_seed(rng)], self.in_size, self.source))
+        return item
+
     def __getitem__(self, index):
+        if self.deg.on_device:
+            return self.hq_item(index)
         gt, lq, params, path = self.degrade(index)
-        return {
+        item = {
             'lq': self.source.to_tensor(lq),
             'gt': self.source.to_tensor(gt),
             'lq_path': path,
             'gt_path': path,
             'deg_params': params_tensor(params)
         }
+        if self.source.output_dtype == 'uint8':
+            item.update(self.source.normalisation())
+        return item

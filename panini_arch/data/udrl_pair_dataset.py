@@ -3,8 +3,8 @@ from basicsr.utils.registry import DATASET_REGISTRY
 from torch.utils import data
 
 from .degradation import degrade_uint8, params_tensor, sample_degradation
-from .face_source import FaceSource, positive_int_option
-from .panini_degradation_dataset import DegradationOptions
+from .face_source import FaceSource, positive_int_option, to_uint8_tensor
+from .panini_degradation_dataset import DegradationOptions, draw_seed
 
 
 @DATASET_REGISTRY.register()
@@ -14,12 +14,15 @@ class UDRLPairDataset(data.Dataset):
     Options: as :class:`PaniniDegradationDataset` (``dataroot_gt``, ``meta_info``, ``io_backend``,
     ``gt_size`` (1024, the resolution Eq. 10 is applied at), ``use_hflip``, ``mean``/``std``,
     ``deterministic``, ``seed``, ``strict``, ranges, ``blur_kernel_size``) with ``in_size`` (256), the
-    side of both outputs. Needs at least two faces. The two faces share ``r, sigma, delta, q`` but get
-    independent noise and flips.
+    side of both outputs, ``output_dtype`` (float32 | uint8) and ``degrade_on_device``. Needs at least two
+    faces. The two faces share ``r, sigma, delta, q`` but get independent noise and flips.
 
     Returns (``__getitem__``):
-        dict: ``query``, ``key`` float32 (3, in_size, in_size) RGB normalised by mean/std;
-        ``deg_params`` float32 (4,) = r, sigma, delta, q; ``query_path``, ``key_path`` (str).
+        dict: ``query``, ``key`` float32 (3, in_size, in_size) RGB normalised by mean/std (uint8 RGB with
+        ``output_dtype: uint8``, then with ``mean``, ``std``); ``deg_params`` float32 (4,) = r, sigma, delta, q;
+        ``query_path``, ``key_path`` (str). With ``degrade_on_device``: ``query_hq``, ``key_hq`` uint8
+        (3, gt_size, gt_size) instead of ``query``/``key``, plus ``DegradationOptions.device_fields`` with
+        two noise seeds (query, key).
     """
 
     def __init__(self, opt):
@@ -43,11 +46,18 @@ class UDRLPairDataset(data.Dataset):
         query_index, query = self.source.read_valid(index)
         key_index, key = self.source.read_valid(key_start, exclude=query_index)
         out = {}
-        for name, img in (('query', query), ('key', key)):
-            img = self.deg.flip(img, rng)
-            lq = degrade_uint8(img, params, self.in_size, self.deg.kernel_size, rng)
-            out[name] = self.source.to_tensor(lq)
-        out['deg_params'] = params_tensor(params)
+        if self.deg.on_device:
+            out['query_hq'] = to_uint8_tensor(self.deg.flip(query, rng))
+            out['key_hq'] = to_uint8_tensor(self.deg.flip(key, rng))
+            out.update(self.deg.device_fields(params, [draw_seed(rng), draw_seed(rng)], self.in_size, self.source))
+        else:
+            for name, img in (('query', query), ('key', key)):
+                img = self.deg.flip(img, rng)
+                lq = degrade_uint8(img, params, self.in_size, self.deg.kernel_size, rng)
+                out[name] = self.source.to_tensor(lq)
+            out['deg_params'] = params_tensor(params)
+            if self.source.output_dtype == 'uint8':
+                out.update(self.source.normalisation())
         out['query_path'] = self.source.paths[query_index]
         out['key_path'] = self.source.paths[key_index]
         return out

@@ -23,7 +23,8 @@ class UDRLValDataset(data.Dataset):
     entries of the face list). Unreadable faces raise: a validation set must not change silently.
 
     Returns (``__getitem__``):
-        dict: ``lq`` float32 (3, in_size, in_size) RGB, ``(x - mean) / std`` of [0, 1] values;
+        dict: ``lq`` float32 (3, in_size, in_size) RGB, ``(x - mean) / std`` of [0, 1] values (uint8 RGB
+        with ``output_dtype: uint8``, then with ``mean``, ``std``);
         ``deg_params`` float32 (4,) = r, sigma, delta, q; ``deg_index``, ``face_index`` (int);
         ``lq_path`` (str, the HQ source).
     """
@@ -51,10 +52,13 @@ class UDRLValDataset(data.Dataset):
         params = self.params[deg_index]
         rng = np.random.default_rng([self.deg.seed, deg_index, face_index])
         lq = degrade_uint8(self.source.read(face_index), params, self.in_size, self.deg.kernel_size, rng)
-        return {
+        item = {
             'lq': self.source.to_tensor(lq),
             'deg_params': params_tensor(params),
             'deg_index': deg_index,
             'face_index': face_index,
             'lq_path': self.source.paths[face_index],
         }
+        if self.source.output_dtype == 'uint8':
+            item.update(self.source.normalisation())
+        return item

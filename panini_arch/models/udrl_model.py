@@ -17,6 +17,8 @@ from basicsr.models.base_model import BaseModel
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 
+from .hand_over import degrade_on_device, degrades_here, model_input
+
 
 def moco_logits(q, k, queue, temperature):
     """InfoNCE logits of MoCo: the positive key first, then every queued key.
@@ -66,16 +68,20 @@ class UDRLModel(BaseModel):
             several processes each process is one group already (MoCo's
             shuffle-BN); in a single process set ``bn_splits >= 2`` to get the
             same effect. The local batch must divide by ``bn_splits``.
+        degrade_on_device (bool): the pair dataset hands over the two uint8 HQ faces, the shared Eq. 10
+            parameters and two noise seeds, and ``feed_data`` degrades both faces here (False).
         optim_g: ``{type: SGD | Adam, lr, ...}``; scheduler: as in BasicSR.
 
-    Data (``feed_data``): ``query``, ``key`` (B, 3, H, W) in [-1, 1], and
-    ``deg_params`` (B, 4), kept as ``self.deg_params`` for analyses (the loss
+    Data (``feed_data``): ``query``, ``key`` (B, 3, H, W) in [-1, 1] (or uint8
+    with ``mean``/``std``; or, with ``degrade_on_device``, ``query_hq``/``key_hq``
+    degraded here), and ``deg_params`` (B, 4), kept as ``self.deg_params`` for analyses (the loss
     needs no labels). Logged: ``l_infonce`` and ``acc_top1`` (fraction of
     queries whose positive key has the largest logit).
     """
 
     def __init__(self, opt):
         super().__init__(opt)
+        self.degrade_on_device = bool((opt.get('train') or {}).get('degrade_on_device', False))
         self.net_g = build_network(opt['network_g'])
         if self.get_bare_model(self.net_g).head is None:
             raise ValueError('UDRLModel needs network_g with with_head: true (the MoCo projection head).')
@@ -128,8 +134,14 @@ class UDRLModel(BaseModel):
         return super().get_optimizer(optim_type, params, lr, **kwargs)
 
     def feed_data(self, data):
-        self.query = data['query'].to(self.device)
-        self.key = data['key'].to(self.device)
+        if degrades_here(data, self.degrade_on_device):
+            hq = torch.cat([data['query_hq'], data['key_hq']])
+            seeds = torch.cat([data['deg_seed'][:, 0], data['deg_seed'][:, 1]])
+            pairs = degrade_on_device(data, hq, data['deg_params'].repeat(2, 1), seeds, self.device)
+            self.query, self.key = pairs.chunk(2)
+        else:
+            self.query = model_input(data, 'query', self.device)
+            self.key = model_input(data, 'key', self.device)
         self.deg_params = data['deg_params'].to(self.device)
         if self.query.shape[0] % self.bn_splits:
             raise ValueError(f'batch size {self.query.shape[0]} does not divide by bn_splits={self.bn_splits}')
@@ -222,7 +234,7 @@ class UDRLModel(BaseModel):
         spaces = {'v_dr': [], 'projection': []}
         columns = {'deg_index': [], 'face_index': [], 'deg_params': []}
         for val_data in dataloader:
-            v_dr, projection = self.test(val_data['lq'])
+            v_dr, projection = self.test(model_input(val_data, 'lq', self.device))
             spaces['v_dr'].append(v_dr.cpu())
             spaces['projection'].append(projection.cpu())
             for name, values in columns.items():

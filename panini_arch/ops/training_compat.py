@@ -10,7 +10,9 @@ refers to the BasicSR function being replaced.
   ``torch.cuda.device_count()`` and always asks for nccl.
 * ``BaseModel.model_to_device``: ``DistributedDataParallel`` without
   ``device_ids`` on CPU.
-* ``parse_options``: ``--local-rank`` accepted as ``--local_rank``.
+* ``parse_options``: ``--local-rank`` accepted as ``--local_rank``; ``train.degrade_on_device``
+  copied into ``datasets.train`` (as BasicSR copies ``scale`` into every dataset), so one switch
+  makes the train dataset hand over HQ faces and the model degrade them.
 * checkpoints, training states, resume (:mod:`panini_arch.ops.checkpoint`):
   ``BaseModel.save_network`` / ``save_training_state`` / ``training_state``,
   ``load_resume_state``, ``EnlargedSampler`` and RNG-neutral validation.
@@ -107,12 +109,23 @@ def _dash_to_underscore(arg):
     return arg
 
 
+def share_degrade_on_device(opt):
+    """Copy ``train.degrade_on_device`` into the train dataset sections (``datasets.train*``)."""
+    on_device = (opt.get('train') or {}).get('degrade_on_device')
+    if on_device is not None:
+        for phase, dataset in (opt.get('datasets') or {}).items():
+            if phase.split('_')[0] == 'train':
+                dataset['degrade_on_device'] = bool(on_device)
+    return opt
+
+
 def _accept_local_rank_dash(parse_options):
 
     @functools.wraps(parse_options)
     def wrapper(*args, **kwargs):
         sys.argv[1:] = [_dash_to_underscore(arg) for arg in sys.argv[1:]]
-        return parse_options(*args, **kwargs)
+        opt, parsed = parse_options(*args, **kwargs)
+        return share_degrade_on_device(opt), parsed
 
     return wrapper
 
