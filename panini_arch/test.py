@@ -1,8 +1,11 @@
 """Test with BasicSR's own pipeline, panini_arch registered first.
 
-``python panini_arch/test.py -opt X.yml`` takes BasicSR's flags; results land
-under ``results/`` in the current working directory.
+``python panini_arch/test.py -opt X.yml`` takes BasicSR's flags, plus
+``--precision fp32|bf16|fp16`` and ``--channels_last auto|on|off``, which set
+``val.precision`` / ``val.channels_last`` (through BasicSR's ``--force_yml``);
+results land under ``results/`` in the current working directory.
 """
+import argparse
 import os
 import sys
 
@@ -11,10 +14,27 @@ if not __package__:  # run as a file: make the repository, not panini_arch/, imp
 
 import panini_arch  # noqa: E402,F401  (patches BasicSR and fills its registries)
 from basicsr.test import test_pipeline  # noqa: E402
+from panini_arch.evaluation.precision import CHANNELS_LAST_CHOICES, PRECISIONS  # noqa: E402
+
+
+def precision_to_force_yml(argv):
+    """Rewrite ``--precision``/``--channels_last`` in ``argv`` (no program name) as ``--force_yml`` entries."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument('--precision', choices=PRECISIONS)
+    parser.add_argument('--channels_last', choices=CHANNELS_LAST_CHOICES)
+    ours, rest = parser.parse_known_args(argv)
+    forced = [f'val:{key}={value}' for key, value in vars(ours).items() if value is not None]
+    if not forced:
+        return rest
+    if '--force_yml' in rest:
+        at = rest.index('--force_yml') + 1
+        return rest[:at] + forced + rest[at:]
+    return rest + ['--force_yml'] + forced
 
 
 def main():
     """Run ``basicsr.test.test_pipeline`` with the working directory as root path."""
+    sys.argv[1:] = precision_to_force_yml(sys.argv[1:])
     test_pipeline(os.getcwd())
 
 

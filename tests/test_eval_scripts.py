@@ -30,6 +30,8 @@ TINY_NETS = {
                              input_is_latent=True, different_w=True, sft_half=True),
 }
 TINY_ARGS = ['--arch', 'tiny', '--random_weights']
+# scripts/test.py flags per method: the Panini run also goes through --precision / --channels_last
+TEST_FLAGS = {'test_panini_fr': ['--precision', 'bf16', '--channels_last', 'on']}
 
 
 def load_script(name):
@@ -74,7 +76,7 @@ def test_runs(workdir):
     try:
         os.chdir(workdir)
         for name in TINY_NETS:
-            sys.argv = ['scripts/test.py', '-opt', str(tiny_options(name, workdir))]
+            sys.argv = ['scripts/test.py', '-opt', str(tiny_options(name, workdir))] + TEST_FLAGS.get(name, [])
             test_script.main()
     finally:
         os.chdir(cwd)
@@ -88,6 +90,8 @@ def test_test_script_writes_images_at_gt_size_and_metrics(test_runs, workdir):
         summary = json.loads((run_dir / 'metrics_CelebA-HQ-MFR.json').read_text())
         assert summary['num_images'] == 4 and summary['random_weights'] is True
         assert summary['images_per_second'] > 0
+        flags = TEST_FLAGS.get(name)
+        assert (summary['precision'], summary['channels_last']) == (('bf16', True) if flags else ('fp32', False))
         psnrs = []
         for gt_path in sorted(gt_folder.iterdir()):
             restored = cv2.imread(str(run_dir / 'visualization' / 'CelebA-HQ-MFR' / gt_path.name))

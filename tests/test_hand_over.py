@@ -124,7 +124,16 @@ def in_process_model(opt):
     return build_model(opt)
 
 
-def test_panini_model_degrades_on_device_and_refuses_a_mismatch():
+@pytest.fixture
+def one_thread():
+    """Tiny nets gain nothing from more threads; on a shared machine they lose a lot."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_panini_model_degrades_on_device_and_refuses_a_mismatch(one_thread):
     opt = tiny_options('panini_fr_tiny')
     data = batch(PaniniDegradationDataset(dict(TINY, in_size=64, degrade_on_device=True)), 2)
     model = in_process_model(opt)

@@ -1,4 +1,5 @@
-"""Loading published or trained weights into a module, with errors that name the file."""
+"""Helpers on whole modules: loading published or trained weights (errors name the file), memory format."""
+import itertools
 import os
 
 import torch
@@ -67,3 +68,12 @@ def without_weight_paths(network_opt):
     StyleGAN2 and DRE files named for training need not exist where it is loaded.
     """
     return dict(network_opt, stylegan_path=None, dre_path=None)
+
+
+def set_memory_format(module, memory_format):
+    """Put every 4-D parameter and buffer of ``module`` in ``memory_format`` (e.g. ``torch.channels_last``);
+    ``Module.to`` would refuse StyleGAN2's 5-D modulated-conv weights, which have no such layout and stay."""
+    for tensor in itertools.chain(module.parameters(), module.buffers()):
+        if tensor.dim() == 4:
+            tensor.data = tensor.data.contiguous(memory_format=memory_format)
+    return module

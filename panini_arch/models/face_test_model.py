@@ -4,7 +4,9 @@ Options used (besides BasicSR's): ``network_g``; ``path.pretrain_network_g`` and
 ``path.param_key_g`` (null for a plain state dict); ``random_weights`` (tests only);
 ``method`` (label in reports); ``paper`` ({table, method} for published numbers);
 ``val.input_size`` (the method's input size); ``val.batch_size``; ``val.num_workers``;
-``val.forward_kwargs``; ``val.metrics`` (per-image functions and set metrics such as FID).
+``val.forward_kwargs``; ``val.metrics`` (per-image functions and set metrics such as FID);
+``val.precision`` (fp32 | bf16 | fp16) and ``val.channels_last`` (auto | on | off), see
+:mod:`panini_arch.evaluation.precision` (``scripts/test.py --precision``, ``--channels_last`` set them).
 
 Writes ``<results_root>/visualization/<dataset>/<name>.png`` (restored at GT size) and
 ``<results_root>/metrics_<dataset>.json`` (metric values or "not computed" reasons,
@@ -25,6 +27,7 @@ from basicsr.utils import imwrite, tensor2img
 from basicsr.utils.registry import MODEL_REGISTRY
 from panini_arch.evaluation.metric_runner import MetricRunner
 from panini_arch.evaluation.net_loading import build_generator_from_opt
+from panini_arch.evaluation.precision import InferenceRunner
 from panini_arch.evaluation.resize import restore
 
 logger = logging.getLogger('basicsr')
@@ -36,8 +39,10 @@ class FaceTestModel(BaseModel):
 
     def __init__(self, opt):
         super().__init__(opt)
-        self.net_g = build_generator_from_opt(opt).to(self.device)
-        self.input_size = opt['val']['input_size']
+        val_opt = opt['val']
+        self.net_g = InferenceRunner(build_generator_from_opt(opt), self.device, val_opt.get('precision', 'fp32'),
+                                     val_opt.get('channels_last', 'auto'))
+        self.input_size = val_opt['input_size']
 
     @torch.no_grad()
     def validation(self, dataloader, current_iter, tb_logger, save_img=False):
@@ -91,6 +96,8 @@ class FaceTestModel(BaseModel):
             'num_images': count,
             'input_size': self.input_size,
             'batch_size': self.opt['val'].get('batch_size', 1),
+            'precision': self.net_g.precision,
+            'channels_last': self.net_g.channels_last,
             'device': torch.cuda.get_device_name() if self.device.type == 'cuda' else f'cpu ({os.cpu_count()} cores, '
                       f'{torch.get_num_threads()} threads)',
             'images_per_second': count / max(net_seconds, 1e-9),

@@ -1,5 +1,4 @@
 """Panini-Net training in BasicSR: L1 + VGG16 perceptual + vanilla GAN against a StyleGAN2 discriminator."""
-import itertools
 from collections import OrderedDict
 from contextlib import nullcontext
 from os import path as osp
@@ -14,7 +13,7 @@ from basicsr.models.base_model import BaseModel
 from basicsr.utils import get_root_logger, imwrite, tensor2img
 from basicsr.utils.registry import MODEL_REGISTRY
 
-from ..archs.arch_util import load_state_dict_file
+from ..archs.arch_util import load_state_dict_file, set_memory_format
 from .hand_over import degrade_on_device, degrades_here, model_input
 from .train_checks import CHECKPOINT_SOURCE, DISCRIMINATOR_SOURCE, NonFiniteGuard, check_weight_files
 
@@ -66,13 +65,8 @@ class PaniniModel(BaseModel):
         return self._to_memory_format(build_network(net_opt).to(self.device))
 
     def _to_memory_format(self, module):
-        """With ``channels_last``, make every 4-D parameter and buffer NHWC (StyleGAN2's 5-D
-        modulated-conv weights have no such layout and stay as they are)."""
-        if self.channels_last:
-            for tensor in itertools.chain(module.parameters(), module.buffers()):
-                if tensor.dim() == 4:
-                    tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
-        return module
+        """With ``channels_last``, make every 4-D parameter and buffer NHWC."""
+        return set_memory_format(module, torch.channels_last) if self.channels_last else module
 
     def _load_checkpoint(self, net, option, path, key, source=CHECKPOINT_SOURCE):
         if path is None:

@@ -10,6 +10,7 @@ from basicsr.archs import build_network
 from basicsr.utils import img2tensor, tensor2img
 
 from ..archs.arch_util import load_state_dict_file, without_weight_paths
+from ..evaluation.precision import InferenceRunner
 from .face_align import align_face, crop_to_output, paste_face, resize_in_strips
 from .face_detect import FaceDetector
 
@@ -95,11 +96,12 @@ class PaniniRestorer:
         batch_size (int): faces per forward pass.
         detector (FaceDetector | None): needed for whole photos.
         only_center_face (bool): keep only the face nearest the photo centre.
+        precision (str), channels_last (str): see ``panini_arch.evaluation.precision``.
     """
 
     def __init__(self, net, device, upscale=2, prior_weight=None, preserve_color=False, batch_size=4,
-                 detector=None, only_center_face=False):
-        self.net = net.to(device).eval()
+                 detector=None, only_center_face=False, precision='fp32', channels_last='auto'):
+        self.net = InferenceRunner(net, device, precision, channels_last)
         self.device = device
         self.in_size = net.in_size
         self.out_size = net.out_size
@@ -117,7 +119,7 @@ class PaniniRestorer:
         for start in range(0, len(crops), self.batch_size):
             batch = crops[start:start + self.batch_size]
             lq = torch.stack(img2tensor([c.astype(np.float32) / 255 for c in batch], bgr2rgb=True, float32=True))
-            out = self.net(lq.to(self.device) * 2 - 1, mask_bias=self.mask_bias)
+            out = self.net(lq * 2 - 1, mask_bias=self.mask_bias)
             faces = tensor2img(list(out.cpu()), rgb2bgr=True, min_max=(-1, 1))
             faces = faces if isinstance(faces, list) else [faces]
             if self.preserve_color:
@@ -196,4 +198,5 @@ def make_restorer(args):
     detector = None if args.aligned else FaceDetector(args.detector, device, args.detector_path)
     return PaniniRestorer(net, device, upscale=args.upscale, prior_weight=args.prior_weight,
                           preserve_color=args.preserve_color, batch_size=args.batch_size, detector=detector,
-                          only_center_face=args.only_center_face)
+                          only_center_face=args.only_center_face, precision=args.precision,
+                          channels_last=args.channels_last)

@@ -1,0 +1,60 @@
+"""Inference precision and layout (panini_arch.evaluation.precision) and the flags that reach it."""
+import pytest
+import torch
+
+import panini_arch  # noqa: F401  (first: makes basicsr importable)
+from basicsr.archs import build_network
+from panini_arch.evaluation.precision import InferenceRunner, channels_last_by_default
+from panini_arch.inference import main as restore_main
+from panini_arch.test import precision_to_force_yml
+from panini_arch.utils.face_restorer import PRESETS
+
+
+@pytest.fixture(scope='module')
+def tiny_net():
+    torch.manual_seed(0)
+    return build_network(dict(type='PaniniNet', **PRESETS['tiny'])).eval()
+
+
+def test_channels_last_is_exact_and_bf16_close(tiny_net):
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        reference = InferenceRunner(tiny_net, 'cpu', 'fp32', 'off')(x)
+        nhwc = InferenceRunner(tiny_net, 'cpu', 'fp32', 'on')
+        assert nhwc.channels_last and any(not p.is_contiguous() for p in tiny_net.parameters() if p.dim() == 4)
+        assert (nhwc(x) - reference).abs().max() < 1e-5
+        bf16 = InferenceRunner(tiny_net, 'cpu', 'bf16', 'off')(x)
+    assert bf16.dtype == torch.float32 and bf16.is_contiguous()
+    assert 0 < (bf16 - reference).abs().max() < 0.2
+
+
+def test_auto_layout_only_for_the_measured_case(tiny_net):
+    assert not channels_last_by_default(tiny_net)  # 64 px input: not measured faster
+    assert not InferenceRunner(tiny_net, 'cpu', channels_last='auto').channels_last
+    tiny_net.in_size, saved = 512, tiny_net.in_size
+    try:
+        assert channels_last_by_default(tiny_net)
+    finally:
+        tiny_net.in_size = saved
+    assert not channels_last_by_default(torch.nn.Conv2d(3, 3, 1))
+    assert InferenceRunner(tiny_net, 'cpu', channels_last=True).channels_last  # YAML's `on`
+
+
+def test_fp16_needs_cuda_and_bad_values_are_named(tiny_net, tmp_path):
+    with pytest.raises(ValueError, match='fp16 needs a CUDA device.*bf16 or fp32'):
+        InferenceRunner(tiny_net, 'cpu', 'fp16')
+    with pytest.raises(ValueError, match='precision must be one of'):
+        InferenceRunner(tiny_net, 'cpu', 'int8')
+    with pytest.raises(ValueError, match='channels_last must be one of'):
+        InferenceRunner(tiny_net, 'cpu', 'fp32', 'maybe')
+    with pytest.raises(ValueError, match='fp16 needs a CUDA device'), pytest.warns(UserWarning, match='RANDOM'):
+        restore_main(['-i', str(tmp_path), '-o', str(tmp_path / 'out'), '--arch', 'tiny', '--random_weights',
+                      '--device', 'cpu', '--aligned', '--precision', 'fp16'])
+
+
+def test_test_script_flags_become_force_yml_entries():
+    assert precision_to_force_yml(['-opt', 'a.yml']) == ['-opt', 'a.yml']
+    assert precision_to_force_yml(['-opt', 'a.yml', '--precision', 'bf16']) == [
+        '-opt', 'a.yml', '--force_yml', 'val:precision=bf16']
+    assert precision_to_force_yml(['--force_yml', 'name=x', '-opt', 'a.yml', '--channels_last', 'off']) == [
+        '--force_yml', 'val:channels_last=off', 'name=x', '-opt', 'a.yml']
