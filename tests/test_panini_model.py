@@ -315,7 +315,8 @@ def test_torchrun_two_processes_keep_identical_generators(tmp_path):
 
 
 @pytest.mark.slow
-def test_kill_then_auto_resume_matches_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize('degrade_on_device', [False, True], ids=['cpu_degradation', 'degrade_on_device'])
+def test_kill_then_auto_resume_matches_uninterrupted_run(tmp_path, degrade_on_device):
     """Exact equality needs the same data stream after the resume.
 
     BasicSR's trainer restarts the interrupted epoch from its first batch and does
@@ -329,7 +330,7 @@ def test_kill_then_auto_resume_matches_uninterrupted_run(tmp_path):
     meta_info.write_text('0000.png (128,128,3)\n')
     opt = without_validation(tiny_options())
     opt['datasets']['train'].update(meta_info=str(meta_info), use_hflip=False, deterministic=True, seed=7)
-    opt['train']['total_iter'] = 8
+    opt['train'].update(total_iter=8, degrade_on_device=degrade_on_device)
     opt['logger'].update(print_freq=4, save_checkpoint_freq=4)
     roots = {}
     for name in ('reference', 'resumed'):
@@ -340,6 +341,7 @@ def test_kill_then_auto_resume_matches_uninterrupted_run(tmp_path):
     options = write_options(roots['resumed'], opt)
     killed = run(roots['resumed'], [sys.executable, TRAIN, '-opt', options], PANINI_TEST_KILL_AFTER_ITER='4')
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    assert ('Eq. 10 runs in feed_data on cpu' in killed.stderr) == degrade_on_device
     assert not os.path.exists(os.path.join(models_dir(roots['resumed'], opt), 'net_g_latest.pth'))
     resumed = check(run(roots['resumed'], [sys.executable, TRAIN, '-opt', options, '--auto_resume']))
     assert re.search(r'Resuming training from epoch: \d+, iter: 4\.', resumed.stderr)

@@ -290,19 +290,21 @@ TRAIN = os.path.join(REPO, 'panini_arch', 'train.py')
 TAGS = 'plugin: !!python/name:panini_arch.__name__\ntest_hooks: !!python/name:training_hooks.__name__\n'
 
 
-def tiny_options(root, total_iter, queue_size=20):
+def tiny_options(root, total_iter, queue_size=20, degrade_on_device=False):
     """``options/train_udrl_tiny.yml`` shrunk to seconds on ``data/faces_tiny``, deterministic data."""
     with open(os.path.join(REPO, 'options', 'train_udrl_tiny.yml')) as f:
         opt = yaml.load(f, Loader=yaml.Loader)  # the plugin tag imports panini_arch
     del opt['plugin']
     train, val = opt['datasets']['train'], opt['datasets']['val']
     val.update(dataroot_gt=os.path.join(REPO, val['dataroot_gt']), in_size=SIZE)
-    train.update(dataroot_gt=os.path.join(REPO, 'data', 'faces_tiny'), meta_info=None, in_size=SIZE)
+    train.update(dataroot_gt=os.path.join(REPO, 'data', 'faces_tiny'), io_backend={'type': 'disk'}, meta_info=None,
+                 in_size=SIZE)
     train.update(batch_size_per_gpu=4, num_worker_per_gpu=0, dataset_enlarge_ratio=1, deterministic=True, seed=1)
     val.update(num_degradations=3, num_faces=2)
     opt['network_g']['pool_size'] = SIZE
     opt['train'].update(queue_size=queue_size, total_iter=total_iter, scheduler=dict(
         opt['train']['scheduler'], periods=[total_iter]))
+    opt['train']['degrade_on_device'] = degrade_on_device
     opt['val']['val_freq'] = 3
     opt['logger'].update(print_freq=1, save_checkpoint_freq=2)
     path = os.path.join(root, 'options.yml')
@@ -344,20 +346,22 @@ def test_torchrun_two_processes_gather_keys_into_identical_queues(tmp_path):
 
 
 @pytest.mark.slow
-def test_auto_resume_after_sigkill_continues_queue(tmp_path):
+@pytest.mark.parametrize('degrade_on_device', [False, True], ids=['cpu_degradation', 'degrade_on_device'])
+def test_auto_resume_after_sigkill_continues_queue(tmp_path, degrade_on_device):
     reference, interrupted = str(tmp_path / 'reference'), str(tmp_path / 'interrupted')
     for root in (reference, interrupted):
         os.makedirs(root)
-    opt, name = tiny_options(reference, total_iter=6)
+    opt, name = tiny_options(reference, total_iter=6, degrade_on_device=degrade_on_device)
     check(run(reference, [sys.executable, TRAIN, '-opt', opt]))
     log = open(next(os.path.join(reference, 'experiments', name, n) for n in os.listdir(
         os.path.join(reference, 'experiments', name)) if n.endswith('.log'))).read()
     assert re.search(r'l_infonce: \S+ acc_top1: ', log)
     assert re.search(r'# deg_top1: [\d.]+', log) and re.search(r'# r2_log_r: ', log)
 
-    opt, name = tiny_options(interrupted, total_iter=6)
+    opt, name = tiny_options(interrupted, total_iter=6, degrade_on_device=degrade_on_device)
     killed = run(interrupted, [sys.executable, TRAIN, '-opt', opt], PANINI_TEST_KILL_AFTER_ITER='4')
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    assert ('Eq. 10 runs in feed_data on cpu' in killed.stderr) == degrade_on_device
     state = read_training_state(os.path.join(interrupted, 'experiments', name, 'training_states', '4.state'))
     assert state['moco']['queue_ptr'] == 4 * 4 % 20
     resumed = check(run(interrupted, [sys.executable, TRAIN, '-opt', opt, '--auto_resume']))

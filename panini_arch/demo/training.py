@@ -36,6 +36,7 @@ def point_datasets(opt, train_dir, val_dir):
     for phase, folder in (('train', train_dir), ('val', val_dir)):
         dataset = opt['datasets'][phase]
         dataset['dataroot_gt'] = str(folder)
+        dataset['io_backend'] = {'type': 'disk'}
         if 'meta_info' in dataset:
             dataset['meta_info'] = str(Path(folder) / 'meta_info.txt')
 

@@ -52,6 +52,8 @@ class PaniniModel(BaseModel):
         train_opt = opt.get('train') or {}
         self.channels_last = bool(train_opt.get('channels_last', False))
         self.degrade_on_device = bool(train_opt.get('degrade_on_device', False))
+        if self.degrade_on_device:
+            get_root_logger().info(f'train.degrade_on_device: Eq. 10 runs in feed_data on {self.device}.')
         self.memory_format = torch.channels_last if self.channels_last else torch.preserve_format
         self.net_g = self.model_to_device(self._build(opt['network_g']))
         self.print_network(self.net_g)

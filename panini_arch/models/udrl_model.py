@@ -82,6 +82,8 @@ class UDRLModel(BaseModel):
     def __init__(self, opt):
         super().__init__(opt)
         self.degrade_on_device = bool((opt.get('train') or {}).get('degrade_on_device', False))
+        if self.degrade_on_device:
+            get_root_logger().info(f'train.degrade_on_device: Eq. 10 runs in feed_data on {self.device}.')
         self.net_g = build_network(opt['network_g'])
         if self.get_bare_model(self.net_g).head is None:
             raise ValueError('UDRLModel needs network_g with with_head: true (the MoCo projection head).')
