@@ -29,18 +29,6 @@ def test_time_parts_counts_nested_calls_of_one_part_once():
     assert not any(module._forward_hooks or module._forward_pre_hooks for module in model.modules())
 
 
-def test_set_memory_format_converts_4d_tensors_only():
-    model = nn.Module()
-    model.conv = nn.Conv2d(3, 4, 3)
-    model.modulated = nn.Parameter(torch.randn(1, 4, 3, 3, 3))
-    bench.set_memory_format(model, torch.channels_last)
-    assert model.conv.weight.is_contiguous(memory_format=torch.channels_last)
-    assert not model.conv.weight.is_contiguous()
-    assert model.modulated.is_contiguous()
-    bench.set_memory_format(model, torch.contiguous_format)
-    assert model.conv.weight.is_contiguous()
-
-
 def test_markdown_table_reports_ratios_to_gfpgan_per_output_megapixel():
     common = dict(peak_rss_mib=100.0, bf16=dict(s=1.0, cpu_s=2.0, max_diff=0.01), channels_last=dict(error='view size'))
     results = [
@@ -48,7 +36,7 @@ def test_markdown_table_reports_ratios_to_gfpgan_per_output_megapixel():
         dict(name='PaniniNet-FR', in_size=512, out_size=1024, params=100e6, fp32_s=4.0, fp32_cpu_s=4.0, **common),
         dict(name='GPEN-512', error='boom'),
     ]
-    args = argparse.Namespace(bf16=True, channels_last=True)
+    args = argparse.Namespace(bf16=True, channels_last=True, defaults=False)
     table = bench.markdown_table(results, args)
     panini = next(line for line in table.splitlines() if line.startswith('| PaniniNet-FR | 512'))
     cells = [cell.strip() for cell in panini.strip('|').split('|')]
@@ -57,3 +45,10 @@ def test_markdown_table_reports_ratios_to_gfpgan_per_output_megapixel():
     assert cells[8] == '0.25x'  # CPU time per output MP
     assert '| GPEN-512 | failed: boom' in table
     assert '| 1.00 | 2.00x / 2.00x | 1.00e-02 | failed: view size' in table
+    assert 'default layout' not in table
+
+    results[0]['defaults'] = dict(s=2.0, cpu_s=4.0, max_diff=0.0, channels_last=False)
+    results[1]['defaults'] = dict(s=2.0, cpu_s=4.0, max_diff=7e-7, channels_last=True)
+    table = bench.markdown_table(results, argparse.Namespace(bf16=False, channels_last=False, defaults=True))
+    assert '| PaniniNet-FR | channels_last | 2.00 | 1.91 | 0.25x | 4.00 | 0.25x | 7.00e-07 |' in table
+    assert '| GFPGANv1Clean | NCHW | 2.00 | 7.63 | 1.00x |' in table

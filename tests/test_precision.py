@@ -4,6 +4,7 @@ import torch
 
 import panini_arch  # noqa: F401  (first: makes basicsr importable)
 from basicsr.archs import build_network
+from panini_arch.archs.arch_util import set_memory_format
 from panini_arch.evaluation.precision import InferenceRunner, channels_last_by_default
 from panini_arch.inference import main as restore_main
 from panini_arch.test import precision_to_force_yml
@@ -58,3 +59,15 @@ def test_test_script_flags_become_force_yml_entries():
         '-opt', 'a.yml', '--force_yml', 'val:precision=bf16']
     assert precision_to_force_yml(['--force_yml', 'name=x', '-opt', 'a.yml', '--channels_last', 'off']) == [
         '--force_yml', 'val:channels_last=off', 'name=x', '-opt', 'a.yml']
+
+
+def test_set_memory_format_converts_4d_tensors_only():
+    model = torch.nn.Module()
+    model.conv = torch.nn.Conv2d(3, 4, 3)
+    model.modulated = torch.nn.Parameter(torch.randn(1, 4, 3, 3, 3))
+    set_memory_format(model, torch.channels_last)
+    assert model.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not model.conv.weight.is_contiguous()
+    assert model.modulated.is_contiguous()
+    set_memory_format(model, torch.contiguous_format)
+    assert model.conv.weight.is_contiguous()

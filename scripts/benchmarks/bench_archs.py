@@ -11,7 +11,10 @@ the imports (Linux ``/proc/self/statm``); it therefore counts weights plus
 forward activations and allocator slack. Latency is the median of ``--runs``
 timed fp32 forwards after ``--warmup`` untimed ones. ``--bf16`` (CPU autocast)
 and ``--channels-last`` time the same forward in those modes and report the
-speed-up and the max abs output difference against fp32. ``--breakdown``
+speed-up and the max abs output difference against fp32. ``--defaults`` times
+the forward as ``panini-restore`` and ``scripts/test.py`` run it without flags
+(``panini_arch.evaluation.precision.InferenceRunner``: fp32, channels_last where
+``auto`` picks it) and gives its per-megapixel ratio to GFPGAN's. ``--breakdown``
 reports the inclusive CPU time of each top-level part (first two name levels,
 list indices merged) during one extra forward.
 
@@ -21,7 +24,7 @@ machine shared with other jobs it is far steadier than wall time, so its
 per-megapixel ratio is the one to trust there.
 
 Usage:
-    python scripts/benchmarks/bench_archs.py --threads 2 --runs 3 --bf16 --channels-last
+    python scripts/benchmarks/bench_archs.py --threads 2 --runs 3 --bf16 --channels-last --defaults
     python scripts/benchmarks/bench_archs.py --models PaniniNet-FR --breakdown --runs 1
 """
 import argparse
@@ -92,13 +95,6 @@ def time_variant(model, x, kwargs, args, reference):
     return dict(s=seconds, cpu_s=cpu_seconds, max_diff=(out - reference).abs().max().item())
 
 
-def set_memory_format(model, memory_format):
-    """Put every 4-D parameter and buffer in ``memory_format`` (``Module.to`` rejects the 5-D modulated weights)."""
-    for tensor in list(model.parameters()) + list(model.buffers()):
-        if tensor.ndim == 4:
-            tensor.data = tensor.data.contiguous(memory_format=memory_format)
-
-
 def part_key(name):
     """'generator.style_convs.3.modulated_conv' -> 'generator.style_convs' (first two non-index levels)."""
     return '.'.join([part for part in name.split('.') if not part.isdigit()][:2])
@@ -137,6 +133,8 @@ def measure(name, args):
     torch.set_num_threads(args.threads)
     import panini_arch  # noqa: F401  (registers PaniniNet, GPEN, GFPGANv1Clean)
     from basicsr.archs import build_network
+    from panini_arch.archs.arch_util import set_memory_format
+    from panini_arch.evaluation.precision import InferenceRunner
 
     options, in_size, out_size, kwargs = MODELS[name]
     base_rss = current_rss()
@@ -156,6 +154,10 @@ def measure(name, args):
             result['channels_last'] = time_variant(model, x.contiguous(memory_format=torch.channels_last), kwargs,
                                                    args, reference)
             set_memory_format(model, torch.contiguous_format)
+        if args.defaults:  # what panini-restore and scripts/test.py run without flags
+            runner = InferenceRunner(model, 'cpu')
+            result['defaults'] = dict(time_variant(runner, x, kwargs, args, reference), channels_last=runner.channels_last)
+            set_memory_format(model, torch.contiguous_format)
         if args.breakdown:
             result['breakdown_total_s'], result['breakdown'] = time_parts(model, x, kwargs)
     return result
@@ -166,7 +168,7 @@ def run_child(name, args):
     command = [sys.executable, os.path.abspath(__file__), '--worker', name, '--threads', str(args.threads),
                '--runs', str(args.runs), '--warmup', str(args.warmup)]
     command += [flag for flag, on in (('--bf16', args.bf16), ('--channels-last', args.channels_last),
-                                      ('--breakdown', args.breakdown)) if on]
+                                      ('--defaults', args.defaults), ('--breakdown', args.breakdown)) if on]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [REPO_ROOT, os.environ.get('PYTHONPATH')])))
     proc = subprocess.run(command, capture_output=True, text=True, env=env)
     lines = [line for line in proc.stdout.splitlines() if line.startswith('RESULT ')]
@@ -207,12 +209,37 @@ def markdown_table(results, args):
                      f"{r[v]['s']:.2f} | {r['fp32_s'] / r[v]['s']:.2f}x / {r['fp32_cpu_s'] / r[v]['cpu_s']:.2f}x | "
                      f"{r[v]['max_diff']:.2e}" for v in variants]
             lines.append(f"| {r['name']} | " + ' | '.join(cells) + ' |')
+    if args.defaults:
+        lines += defaults_table(results, ref)
     for r in results:
         if 'breakdown' in r:
             lines += ['', f"Inclusive CPU time per part, {r['name']} (one forward, {r['breakdown_total_s']:.2f} CPU s):",
                       '', '| part | CPU s | share |', '|---|---|---|']
             lines += [f'| {part} | {s:.3f} | {s / r["breakdown_total_s"]:.0%} |' for part, s in r['breakdown'].items()]
     return '\n'.join(lines)
+
+
+def defaults_table(results, ref):
+    """Rows of the default inference settings (fp32, ``--channels_last auto``), per output MP against GFPGAN's."""
+    ref_default = ref.get('defaults', {}) if ref else {}
+    ref_per_mp = ref_default['s'] / megapixels(ref) if 's' in ref_default else None
+    ref_cpu_per_mp = ref_default['cpu_s'] / megapixels(ref) if 's' in ref_default else None
+    lines = ['', '| model | default layout | default s | s / out MP | (s / out MP) / GFPGAN default | CPU s '
+             '| (CPU s / out MP) / GFPGAN default | max abs diff vs fp32 NCHW |', '|---|---|---|---|---|---|---|---|']
+    for r in results:
+        d = r.get('defaults')
+        if d is None:
+            continue
+        if 'error' in d:
+            lines.append(f"| {r['name']} | failed: {d['error']} | | | | | | |")
+            continue
+        per_mp = d['s'] / megapixels(r)
+        ratio = f'{per_mp / ref_per_mp:.2f}x' if ref_per_mp else 'n/a'
+        cpu_ratio = f"{d['cpu_s'] / megapixels(r) / ref_cpu_per_mp:.2f}x" if ref_cpu_per_mp else 'n/a'
+        layout = 'channels_last' if d['channels_last'] else 'NCHW'
+        lines.append(f"| {r['name']} | {layout} | {d['s']:.2f} | {per_mp:.2f} | {ratio} | {d['cpu_s']:.2f} | "
+                     f"{cpu_ratio} | {d['max_diff']:.2e} |")
+    return lines
 
 
 def machine_line(args):
@@ -231,6 +258,8 @@ def main():
     parser.add_argument('--warmup', type=int, default=1, help='untimed forwards first (1)')
     parser.add_argument('--bf16', action='store_true', help='also time CPU autocast bf16')
     parser.add_argument('--channels-last', action='store_true', help='also time channels_last memory format')
+    parser.add_argument('--defaults', action='store_true',
+                        help='also time the default inference settings (fp32, channels_last where auto picks it)')
     parser.add_argument('--breakdown', action='store_true', help='also time the top-level parts of each model')
     parser.add_argument('--models', nargs='+', choices=list(MODELS), default=list(MODELS), help='subset to run')
     parser.add_argument('--markdown', help='append the tables as a dated section to this Markdown file')

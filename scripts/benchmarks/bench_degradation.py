@@ -2,28 +2,38 @@
 
 Equal work per sample: read a 1024 PNG, random flip, isotropic Gaussian blur (41x41, sigma in [0.1, 10]),
 bilinear downsample by r in [10, 200], Gaussian noise delta in [0, 25], JPEG q in [5, 50], resize the LQ
-back to 1024, both images to normalised RGB tensors. GFPGAN is configured to do exactly this
-(``kernel_list: [iso]``, no colour jitter, no gray); ours runs with ``in_size: 1024`` for the ratio, and
-additionally with its real MFR setting ``in_size: 512`` (reported, not used for the ratio).
+back to 1024, both images to RGB tensors. GFPGAN is configured to do exactly this (``kernel_list: [iso]``,
+no colour jitter, no gray); ours runs with ``in_size: 1024`` for the ratio, handing over float32 (as
+GFPGAN) and uint8 (``output_dtype: uint8``: the ``/ 255``, mean and std move to the model's device),
+and additionally with its MFR setting ``in_size: 512`` and with ``degrade_on_device`` (the workers only
+decode and flip; reported, not used for the ratio).
 
 basicsr 1.4.2 hands OpenCV a float JPEG quality, which opencv-python 5 rejects; this script wraps
 ``basicsr.data.degradations.add_jpg_compression`` with an ``int()`` for its own process only.
 
-Two measurements, runs interleaved (GFPGAN, ours, GFPGAN, ours, ...; best of ``--repeats`` kept):
-* DataLoader: wall-clock samples/s through ``torch.utils.data.DataLoader`` with ``--workers`` workers,
-  batch 1, after one warm-up batch per worker;
-* CPU: process CPU seconds per sample in this process (no workers), steadier on a shared machine.
-Two ceiling rows: "PNG read + decode only" (no pipeline can beat it on these files) and "output
-hand-over only" (the DataLoader moving two 3x1024x1024 float tensors per sample from a worker, no work).
+Measurements (all in one invocation, so the ratios compare like with like):
 
-``--torch-batch B`` also times the Eq. 10 chain alone (no decoding) on B decoded 1024 faces: the
-numpy/OpenCV path sample by sample vs ``degrade_batch`` on CPU (one torch thread, like a DataLoader
-worker) and on CUDA when present.
+* (a) DataLoader: wall-clock samples/s through ``torch.utils.data.DataLoader`` with ``--workers``
+  workers, batch 1, after one warm-up batch per worker; and process CPU seconds per sample in this
+  process (no workers). Runs interleaved, best of ``--repeats``.
+* (b) ceilings: "PNG read + decode only" (no pipeline can beat it on these files) and "hand-over only"
+  (the DataLoader moving two 3x1024x1024 tensors per sample from a worker, no work), float32 and uint8.
+* (c) ``--chain-batches``: the on-device Eq. 10 chain (``models.hand_over.degrade_on_device``) per
+  sample at each batch size on the CPU (``torch.get_num_threads()`` threads) and on CUDA when present,
+  beside the numpy/OpenCV chain per sample.
+* ``--equivalence N``: PSNR between the OpenCV path and the on-device path over N deterministic
+  samples (same flips and parameters; the noise comes from different generators), and with noise off.
+* ``--jpeg-samples N``: PSNR to OpenCV's JPEG of the project's DCT JPEG and of BasicSR's ``DiffJPEG``
+  at equal quality, on N faces of 5-102 px (the sizes Eq. 10 makes) with q in [5, 50].
+* (d) ``--train-steps N``: one training step of each tiny options file with the data path on (batch
+  from its DataLoader + ``feed_data``) and off (the same batch already fed), median of N steps.
 
-Usage:
-    python scripts/benchmarks/bench_degradation.py --images 32 --samples 96 --workers 2 --torch-batch 8
+Usage (small setting, a minute or two):
+    python scripts/benchmarks/bench_degradation.py --images 8 --samples 16 --cpu-samples 4 --repeats 1 \
+        --chain-batches 1 4 --chain-gt 256 --equivalence 20 --eq-gt 256 --jpeg-samples 20 --train-steps 2
 """
 import argparse
+import copy
 import os
 import statistics
 import tempfile
@@ -37,9 +47,13 @@ import panini_arch  # noqa: F401  (first: makes basicsr importable)
 import basicsr.data.degradations as basicsr_degradations
 from panini_arch.data.degradation import (blur_downsample, degrade_uint8, gaussian_kernel1d, params_tensor,
                                           sample_degradation)
-from panini_arch.data.degradation_torch import degrade_batch
+from panini_arch.data.degradation_torch import jpeg_batch
+from panini_arch.data.face_source import to_uint8_tensor
 from panini_arch.data.panini_degradation_dataset import PaniniDegradationDataset
 from panini_arch.data.synthetic_faces import draw_face
+from panini_arch.models.hand_over import degrade_on_device
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 RANGES = {'blur_sigma': [0.1, 10], 'downsample_range': [10, 200], 'noise_range': [0, 25], 'jpeg_range': [5, 50]}
 
@@ -64,7 +78,7 @@ def patch_basicsr_jpeg():
     basicsr_degradations.add_jpg_compression = add_jpg_compression
 
 
-def build(kind, root, in_size=1024):
+def build(kind, root, in_size=1024, **extra):
     if kind == 'gfpgan':
         from gfpgan.data.ffhq_degradation_dataset import FFHQDegradationDataset
         return FFHQDegradationDataset({
@@ -74,7 +88,7 @@ def build(kind, root, in_size=1024):
         })
     return PaniniDegradationDataset({
         'dataroot_gt': root, 'io_backend': {'type': 'disk'}, 'use_hflip': True, 'gt_size': 1024,
-        'in_size': in_size, **RANGES
+        'in_size': in_size, **RANGES, **extra
     })
 
 
@@ -104,17 +118,18 @@ class DecodeOnly(torch.utils.data.Dataset):
 
 
 class TransferOnly(torch.utils.data.Dataset):
-    """Returns fresh ``lq`` and ``gt`` float tensors of 3x1024x1024 and nothing else: the ceiling the
+    """Returns fresh ``lq`` and ``gt`` tensors of 3x1024x1024 (``dtype``) and nothing else: the ceiling the
     DataLoader's shared-memory hand-over of the outputs alone sets (the same for both pipelines)."""
 
-    def __init__(self, num):
+    def __init__(self, num, dtype=torch.float32):
         self.num = num
+        self.dtype = dtype
 
     def __len__(self):
         return self.num
 
     def __getitem__(self, index):
-        return {'lq': torch.zeros(3, 1024, 1024), 'gt': torch.zeros(3, 1024, 1024)}
+        return {'lq': torch.zeros(3, 1024, 1024, dtype=self.dtype), 'gt': torch.zeros(3, 1024, 1024, dtype=self.dtype)}
 
 
 def cpu_per_sample(dataset, samples):
@@ -151,27 +166,142 @@ def bench_blur_downsample(runs=5):
           f'{ref * 1e3:.1f} ms ({ref / ours:.1f}x)')
 
 
-def bench_torch_chain(root, batch, runs=3, in_size=512):
-    """Eq. 10 alone on ``batch`` decoded faces: numpy per sample vs batched torch (CPU, CUDA)."""
-    names = sorted(os.listdir(root))[:batch]
-    images = [cv2.imread(os.path.join(root, n)) for n in names]
+def bench_device_chain(root, batches, gt_size, out_size, runs=3):
+    """(c) Per-sample ms of the on-device chain at each batch size (CPU; CUDA when present) vs numpy/OpenCV."""
+    names = sorted(os.listdir(root))
+    images = [cv2.resize(cv2.imread(os.path.join(root, names[i % len(names)])), (gt_size, gt_size),
+                         interpolation=cv2.INTER_AREA) for i in range(max(batches))]
     rng = np.random.default_rng(0)
-    params = [sample_degradation(rng) for _ in images]
-    gt = torch.from_numpy(np.stack([im[..., ::-1] for im in images]).copy()).permute(0, 3, 1, 2).float() / 255
+    scale = gt_size / 1024  # r and sigma as the paper's at 1024, so the low-resolution sizes stay the same
+    ranges = dict(RANGES, downsample_range=[10 * scale, 200 * scale], blur_sigma=[0.1 * scale, 10 * scale])
+    params = [sample_degradation(rng, ranges) for _ in images]
+    numpy_s = time_chain(lambda: [degrade_uint8(im, p, out_size, 41, rng) for im, p in zip(images, params)], runs)
+    print(f'(c) Eq. 10 chain alone, faces {gt_size} -> {out_size}: numpy/OpenCV {numpy_s / len(images) * 1e3:.1f} '
+          f'ms/sample (one process, one OpenCV thread)')
+    hq = torch.stack([to_uint8_tensor(im) for im in images])
     deg = torch.stack([params_tensor(p) for p in params])
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    numpy_s = time_chain(lambda: [degrade_uint8(im, p, in_size, 41, rng) for im, p in zip(images, params)], runs)
-    cpu_s = time_chain(lambda: degrade_batch(gt, deg, in_size), runs)
+    devices = [('cpu', None)] + ([('cuda', torch.cuda.synchronize)] if torch.cuda.is_available() else [])
+    for device, sync in devices:
+        name = torch.cuda.get_device_name() if device == 'cuda' else f'CPU, {torch.get_num_threads()} torch threads'
+        for b in batches:
+            data = {'lq_size': torch.tensor([out_size]), 'blur_kernel_size': torch.tensor([41]),
+                    'mean': torch.full((1, 3), 0.5), 'std': torch.full((1, 3), 0.5)}
+            seeds = torch.arange(b)
+            batch = hq[:b].to(device)
+            seconds = time_chain(lambda: degrade_on_device(data, batch, deg[:b], seeds, torch.device(device)), runs, sync)
+            print(f'    on-device chain, {name}, batch {b:>2}: {seconds / b * 1e3:.1f} ms/sample '
+                  f'({numpy_s / len(images) / (seconds / b):.3g}x numpy/OpenCV per sample)')
+
+
+def psnr(a, b):
+    """PSNR in dB of two arrays on the 0-255 scale."""
+    mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64))**2)
+    return 10 * np.log10(255.0**2 / max(mse, 1e-12))
+
+
+def bench_equivalence(num, gt_size):
+    """PSNR of the on-device LQ against the OpenCV LQ, same flips and parameters, N samples at ``gt_size``."""
+    scale = gt_size / 1024
+    opt = {'io_backend': {'type': 'synthetic', 'num': num, 'seed': 0}, 'gt_size': gt_size, 'in_size': gt_size // 2,
+           'use_hflip': True, 'deterministic': True, 'seed': 0, 'output_dtype': 'uint8', **RANGES,
+           'downsample_range': [10 * scale, 200 * scale], 'blur_sigma': [0.1 * scale, 10 * scale]}
+    for label, noise in (('with noise', RANGES['noise_range']), ('noise off', None)):
+        cpu_path = PaniniDegradationDataset(dict(opt, noise_range=noise))
+        device_path = PaniniDegradationDataset(dict(opt, noise_range=noise, degrade_on_device=True))
+        values = []
+        for i in range(num):
+            a, b = cpu_path[i], torch.utils.data.default_collate([device_path[i]])
+            assert torch.equal(a['deg_params'], b['deg_params'][0])
+            lq = degrade_on_device(b, b['gt'], b['deg_params'], b['deg_seed'][:, 0], torch.device('cpu'))[0]
+            values.append(psnr(a['lq'].numpy(), (lq * 0.5 + 0.5).mul(255).round().numpy()))
+        print(f'equivalence, {label}: PSNR OpenCV path vs on-device path over {num} samples {gt_size} -> '
+              f'{gt_size // 2}: mean {np.mean(values):.2f} dB, median {np.median(values):.2f}, min {np.min(values):.2f}')
+
+
+def bench_jpeg(num):
+    """PSNR to OpenCV's JPEG of our DCT JPEG and of BasicSR's DiffJPEG (rounding, not differentiable)."""
+    from basicsr.utils.diffjpeg import DiffJPEG
+    from panini_arch.data.degradation_torch import _replicate_pad
+    diff_jpeg = DiffJPEG(differentiable=False)
+    rng = np.random.default_rng(0)
+    ours, basicsr = [], []
+    for i in range(num):
+        side, quality = int(rng.integers(5, 103)), int(rng.integers(5, 51))
+        face = cv2.resize(draw_face(256, i), (side, side), interpolation=cv2.INTER_AREA)
+        ref = cv2.imdecode(cv2.imencode('.jpg', face, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
+        x = to_uint8_tensor(face)[None].float()
+        size, q = torch.tensor([side]), torch.tensor([float(quality)])
+        ours.append(psnr(jpeg_batch(x, q, size, size)[0].permute(1, 2, 0).numpy()[..., ::-1], ref))
+        padded = _replicate_pad(x, size, size, 16) / 255  # DiffJPEG pads with zeros; give it the edge instead
+        with torch.no_grad():
+            out = diff_jpeg(padded, q.clone())[0, :, :side, :side].clamp(0, 1).mul(255).round()
+        basicsr.append(psnr(out.permute(1, 2, 0).numpy()[..., ::-1], ref))
+    print(f'JPEG vs OpenCV at equal quality, {num} faces 5-102 px, q 5-50: ours (DCT) mean {np.mean(ours):.2f} dB '
+          f'(min {np.min(ours):.2f}), BasicSR DiffJPEG mean {np.mean(basicsr):.2f} dB (min {np.min(basicsr):.2f})')
+
+
+def tiny_training_setups():
+    """(label, options dict) for every tiny options file, and FR / UDRL again with degrade_on_device."""
+    import yaml
+    from basicsr.utils.options import ordered_yaml
+    setups = []
+    for name in ('train_panini_fr_tiny', 'train_panini_sr16_tiny', 'train_panini_catconv_sr16_tiny',
+                 'train_udrl_tiny'):
+        with open(os.path.join(REPO, 'options', f'{name}.yml')) as f:
+            opt = yaml.load(f, Loader=ordered_yaml()[0])
+        dataset = opt['datasets']['train']
+        dataset.update(phase='train', scale=opt.get('scale', dataset.get('scale')))
+        if dataset['scale'] is None:
+            dataset.pop('scale')
+        if 'dataroot_gt' in dataset:
+            dataset['dataroot_gt'] = os.path.join(REPO, dataset['dataroot_gt'])
+            dataset['meta_info'] = dataset.get('meta_info') and os.path.join(REPO, dataset['meta_info'])
+        setups.append((name, opt))
+        if 'scale' not in opt:
+            on_device = copy.deepcopy(opt)
+            on_device['train']['degrade_on_device'] = on_device['datasets']['train']['degrade_on_device'] = True
+            setups.append((f'{name} + degrade_on_device', on_device))
+    return setups
+
+
+def bench_train_steps(steps, threads):
+    """(d) Median s/step of the tiny options with the data path on (loader + feed_data) and off."""
+    from basicsr.data import build_dataset
+    from basicsr.models import build_model
+    previous = torch.get_num_threads()
     torch.set_num_threads(threads)
-    print(f'Eq. 10 chain only, {len(images)} faces 1024 -> {in_size}: numpy/OpenCV {len(images) / numpy_s:.1f} '
-          f'samples/s, torch CPU (1 thread) {len(images) / cpu_s:.1f} samples/s '
-          f'(torch/numpy {numpy_s / cpu_s:.2f}x)')
-    if torch.cuda.is_available():
-        gt_cuda, deg_cuda = gt.cuda(), deg.cuda()
-        cuda_s = time_chain(lambda: degrade_batch(gt_cuda, deg_cuda, in_size), runs, torch.cuda.synchronize)
-        print(f'torch CUDA ({torch.cuda.get_device_name()}): {len(images) / cuda_s:.1f} samples/s '
-              f'({numpy_s / cuda_s:.1f}x numpy)')
+    print(f'(d) training step of the tiny options, {threads} torch thread(s), median of {steps} steps:')
+    with tempfile.TemporaryDirectory() as work:
+        for label, opt in tiny_training_setups():
+            dataset_opt = opt['datasets']['train']
+            loader = torch.utils.data.DataLoader(build_dataset(dataset_opt), batch_size=dataset_opt['batch_size_per_gpu'],
+                                                 shuffle=True, num_workers=dataset_opt['num_worker_per_gpu'],
+                                                 drop_last=True)
+            opt.update(is_train=True, dist=False, rank=0, world_size=1, auto_resume=False, num_gpu=0)
+            opt['path'].update({key: os.path.join(work, key) for key in ('models', 'training_states', 'visualization')})
+            model = build_model(opt)
+            batches = iter(loader)
+            first = next(batches)
+            model.feed_data(first)
+            model.optimize_parameters(1)  # warm-up
+            on, off = [], []
+            for step in range(steps):
+                start = time.perf_counter()
+                try:
+                    data = next(batches)
+                except StopIteration:
+                    batches = iter(loader)
+                    data = next(batches)
+                model.feed_data(data)
+                model.optimize_parameters(step + 2)
+                on.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                model.optimize_parameters(step + 2)
+                off.append(time.perf_counter() - start)
+            on_s, off_s = statistics.median(on), statistics.median(off)
+            print(f'    {label:<45} data on {on_s:.3f} s/step, off {off_s:.3f} s/step, '
+                  f'data share {max(0.0, 1 - off_s / on_s):.0%}')
+    torch.set_num_threads(previous)
 
 
 def main():
@@ -182,7 +312,14 @@ def main():
     parser.add_argument('--grain', type=float, default=2.0, help='noise std added to the drawn faces (PNG size)')
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--repeats', type=int, default=2)
-    parser.add_argument('--torch-batch', type=int, default=0, help='also time the batched torch chain (0: skip)')
+    parser.add_argument('--chain-batches', type=int, nargs='*', default=[1, 4, 16],
+                        help='(c) batch sizes for the on-device chain (none: skip)')
+    parser.add_argument('--chain-gt', type=int, default=1024, help='(c) HQ side for the chain (1024; out = half)')
+    parser.add_argument('--equivalence', type=int, default=200, help='samples for the PSNR between paths (0: skip)')
+    parser.add_argument('--eq-gt', type=int, default=512, help='HQ side for the equivalence samples (LQ = half)')
+    parser.add_argument('--jpeg-samples', type=int, default=200, help='faces for the JPEG comparison (0: skip)')
+    parser.add_argument('--train-steps', type=int, default=5, help='(d) steps per tiny options file (0: skip)')
+    parser.add_argument('--train-threads', type=int, default=1, help='(d) torch threads (1, as OMP_NUM_THREADS=1)')
     args = parser.parse_args()
     patch_basicsr_jpeg()
     # one OpenCV thread for both pipelines, set before the workers fork (setting it inside a forked
@@ -195,8 +332,10 @@ def main():
         size = sum(os.path.getsize(os.path.join(root, f)) for f in os.listdir(root)) / args.images / 1e6
         print(f'mean PNG size {size:.2f} MB', flush=True)
         datasets = {'gfpgan': build('gfpgan', root), 'ours': build('ours', root),
-                    'ours_in512': build('ours', root, 512), 'decode': DecodeOnly(root),
-                    'transfer': TransferOnly(args.images)}
+                    'ours_uint8': build('ours', root, output_dtype='uint8'),
+                    'ours_in512': build('ours', root, 512, output_dtype='uint8'),
+                    'ours_device': build('ours', root, 512, degrade_on_device=True), 'decode': DecodeOnly(root),
+                    'transfer': TransferOnly(args.images), 'transfer_uint8': TransferOnly(args.images, torch.uint8)}
         print('timing ...', flush=True)
         rate = dict.fromkeys(datasets, 0.0)
         cpu = dict.fromkeys(datasets, float('inf'))
@@ -205,16 +344,25 @@ def main():
                 rate[name] = max(rate[name], loader_rate(ds, args.samples, args.workers))
                 cpu[name] = min(cpu[name], cpu_per_sample(ds, args.cpu_samples))
         bench_blur_downsample()
-        if args.torch_batch:
-            bench_torch_chain(root, min(args.torch_batch, args.images))
-    print(f"{'dataset':<28}{'DataLoader samples/s':>22}{'CPU ms/sample':>16}")
-    labels = {'gfpgan': 'GFPGAN FFHQDegradation', 'ours': 'Panini (in_size 1024)',
-              'ours_in512': 'Panini (in_size 512, MFR)', 'decode': 'PNG read + decode only',
-              'transfer': 'output hand-over only'}
+        if args.chain_batches:
+            bench_device_chain(root, args.chain_batches, args.chain_gt, args.chain_gt // 2)
+    print(f"(a), (b) {'dataset':<52}{'DataLoader samples/s':>22}{'CPU ms/sample':>16}")
+    labels = {'gfpgan': 'GFPGAN FFHQDegradation (float32)', 'ours': 'Panini, in_size 1024, float32',
+              'ours_uint8': 'Panini, in_size 1024, uint8 hand-over',
+              'ours_in512': 'Panini, in_size 512 (MFR), uint8', 'ours_device': 'Panini, degrade_on_device (HQ uint8)',
+              'decode': 'ceiling: PNG read + decode only', 'transfer': 'ceiling: hand-over only, 2x float32',
+              'transfer_uint8': 'ceiling: hand-over only, 2x uint8'}
     for name, label in labels.items():
-        print(f'{label:<28}{rate[name]:>22.2f}{cpu[name] * 1e3:>16.1f}')
-    print(f"ratio ours/GFPGAN, equal work: DataLoader {rate['ours'] / rate['gfpgan']:.2f}x, "
-          f"CPU {cpu['gfpgan'] / cpu['ours']:.2f}x (goal >= 3x)")
+        print(f'        {label:<52}{rate[name]:>22.2f}{cpu[name] * 1e3:>16.1f}')
+    print(f"(a) ratio ours/GFPGAN, equal work: DataLoader uint8 {rate['ours_uint8'] / rate['gfpgan']:.2f}x "
+          f"(goal >= 3x), float32 {rate['ours'] / rate['gfpgan']:.2f}x; CPU {cpu['gfpgan'] / cpu['ours_uint8']:.2f}x")
+    print(f"(b) hand-over ceilings: uint8 / float32 {rate['transfer_uint8'] / rate['transfer']:.2f}x")
+    if args.equivalence:
+        bench_equivalence(args.equivalence, args.eq_gt)
+    if args.jpeg_samples:
+        bench_jpeg(args.jpeg_samples)
+    if args.train_steps:
+        bench_train_steps(args.train_steps, args.train_threads)
 
 
 if __name__ == '__main__':
