@@ -30,7 +30,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTS = os.path.dirname(os.path.abspath(__file__))
 TRAIN = os.path.join(REPO, 'panini_arch', 'train.py')
 FACES = os.path.join(REPO, 'data', 'faces_tiny')
-TAGS = ('plugin: !!python/name:panini_arch.__name__\n'
+TAGS = ('plugin: !!python/name:panini_arch.trainer.__name__\n'
         'test_hooks: !!python/name:training_hooks.__name__\n')
 LOSS_LINE = re.compile(r'iter:\s+(\d+),.*l_g_pix: (\S+) l_g_percep: (\S+) l_g_gan: (\S+) l_d: (\S+)')
 
