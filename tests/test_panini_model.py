@@ -118,7 +118,7 @@ def state_snapshot(model):
 ])
 def test_paper_options_carry_the_published_settings(name, in_size, network):
     opt = read_options(name)
-    assert opt['plugin'] == 'panini_arch' and opt['model_type'] == 'PaniniModel'
+    assert opt['plugin'] == 'panini_arch.trainer' and opt['model_type'] == 'PaniniModel'
     net_g, train = opt['network_g'], opt['train']
     assert (net_g['in_size'], net_g['out_size'], net_g['channel_multiplier']) == (in_size, 1024, 2)
     assert network.items() <= net_g.items()
