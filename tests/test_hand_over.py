@@ -16,7 +16,7 @@ from panini_arch.data.synthetic_faces import draw_face
 from panini_arch.data.udrl_pair_dataset import UDRLPairDataset
 from panini_arch.data.udrl_val_dataset import UDRLValDataset
 from panini_arch.models.hand_over import degrade_on_device, model_input
-from panini_arch.ops.training_compat import share_degrade_on_device
+from panini_arch.trainer.patches import share_degrade_on_device
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FACES = os.path.join(REPO, 'data', 'faces_tiny')
