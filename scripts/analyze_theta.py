@@ -23,7 +23,8 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from panini_arch.evaluation.analysis import (add_net_args, find_level_folders, image_thetas, list_images,  # noqa: E402
+from panini_arch.utils.image_io import list_images  # noqa: E402
+from panini_arch.evaluation.analysis import (add_net_args, find_level_folders, image_thetas,  # noqa: E402
                                              net_from_args)
 from panini_arch.evaluation.published import THETA  # noqa: E402
 
@@ -69,7 +70,7 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     per_image = {}
     for r, folder in tqdm(find_level_folders(args.theta_root).items(), desc='theta per r', unit='r'):
-        paths = list_images(folder)
+        paths = list_images(folder, required=True)
         thetas = image_thetas(net, paths, args.batch_size)
         per_image[r] = {os.path.basename(path): theta for path, theta in zip(paths, thetas)}
     summary = write_outputs(per_image, args.out)

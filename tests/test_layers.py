@@ -1,7 +1,11 @@
 """The package's layers: what ``import panini_arch`` loads and changes, and what ``panini_arch.trainer`` changes."""
+import ast
 import json
+import os
 import subprocess
 import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 PROBE = r'''
 import json, sys
@@ -58,3 +62,44 @@ def test_gfpgan_imported_after_panini_arch_replaces_the_stand_in():
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == 'gfpgan.archs.gfpganv1_clean_arch'
+
+
+LAYERS = {'ops': 0, 'utils': 0, 'version': 0, 'archs': 1, 'data': 1, 'losses': 1, 'metrics': 1, 'models': 1,
+          '__init__': 1.5, 'evaluation': 2, 'restoration': 2, 'trainer': 2, 'inference': 3, 'export': 3, 'train': 3,
+          'test': 3, 'demo': 3}
+
+
+def panini_imports(path, module):
+    """The first-level ``panini_arch`` parts (``archs``, ``trainer``, ...) that a source file imports."""
+    package = module.rsplit('.', 1)[0] if not path.endswith('__init__.py') else module
+    parts = set()
+    for node in ast.walk(ast.parse(open(path, encoding='utf-8').read())):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ''
+            if node.level:
+                base = '.'.join(package.split('.')[:len(package.split('.')) - node.level + 1] + ([base] if base else []))
+            names = [base] if node.module else [f'{base}.{alias.name}' for alias in node.names]
+        for name in names:
+            pieces = name.split('.')
+            if pieces[0] == 'panini_arch' and len(pieces) > 1:
+                parts.add(pieces[1])
+    return parts
+
+
+def test_imports_only_point_down_the_layers():
+    root = os.path.join(REPO, 'panini_arch')
+    wrong = []
+    for folder, _, files in os.walk(root):
+        for name in sorted(f for f in files if f.endswith('.py')):
+            path = os.path.join(folder, name)
+            relative = os.path.relpath(path, REPO)[:-3].split(os.sep)
+            own = relative[1] if len(relative) > 1 else '__init__'
+            own = '__init__' if relative == ['panini_arch', '__init__'] else own
+            module = '.'.join(relative[:-1] if name == '__init__.py' else relative)
+            for part in panini_imports(path, module):
+                if part != own and not (LAYERS[part] < LAYERS[own] or LAYERS[part] == LAYERS[own] == 1):
+                    wrong.append(f'{os.path.relpath(path, REPO)} imports panini_arch.{part}')
+    assert wrong == []

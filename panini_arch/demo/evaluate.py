@@ -11,18 +11,18 @@ import numpy as np
 import torch
 from basicsr.metrics import calculate_psnr, calculate_ssim
 
-from ..archs.arch_util import without_weight_paths
+from ..archs.presets import build_panini, load_checkpoint
 from ..data.test_sets import generate_test_set, generate_theta_set
-from ..evaluation.analysis import fusion_outputs, image_thetas, list_images, load_batch, to_image
-from ..evaluation.net_loading import build_generator
-from ..evaluation.resize import resize_bicubic, restore
+from ..evaluation.analysis import fusion_outputs, image_thetas, load_batch, to_image
+from ..metrics.resize_policy import resize_bicubic, restore
+from ..utils.image_io import list_images
 
 PAPER_RS = (16, 32, 64, 128)  # Table 4, for 1024-pixel faces
 
 
 def load_trained(network_opt, model_path):
     """The trained PaniniNet (EMA weights, eval mode); every weight comes from ``model_path``."""
-    return build_generator(without_weight_paths(network_opt), str(model_path), 'params_ema')
+    return load_checkpoint(build_panini(network_opt), str(model_path), 'params_ema').eval()
 
 
 def write(path, img):

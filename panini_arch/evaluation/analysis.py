@@ -15,11 +15,8 @@ import yaml
 
 from basicsr.utils import img2tensor, tensor2img
 from basicsr.utils.options import ordered_yaml
-from panini_arch.archs.arch_util import without_weight_paths
-from panini_arch.utils.face_restorer import PRESETS
-from panini_arch.utils.image_io import IMAGE_EXTENSIONS
-from .net_loading import build_generator
-from .resize import restore, to_net_input
+from panini_arch.archs.presets import PRESETS, build_generator, panini_options
+from panini_arch.metrics.resize_policy import restore, to_net_input
 
 
 def add_net_args(parser):
@@ -49,15 +46,7 @@ def net_from_args(args):
         key, value = item.split('=', 1)
         network_opt[key] = yaml.safe_load(value)
     param_key = None if str(param_key).lower() == 'none' else param_key
-    return build_generator(without_weight_paths(network_opt), model_path, param_key, args.random_weights)
-
-
-def list_images(folder):
-    """Sorted image paths in ``folder``; FileNotFoundError when there are none."""
-    paths = sorted(os.path.join(folder, name) for name in os.listdir(folder) if name.lower().endswith(IMAGE_EXTENSIONS))
-    if not paths:
-        raise FileNotFoundError(f'No images in {folder}')
-    return paths
+    return build_generator(panini_options(network_opt), model_path, param_key, args.random_weights)
 
 
 def load_batch(paths):
