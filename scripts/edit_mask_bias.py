@@ -10,16 +10,13 @@ each bias labelled with its theta) and ``mask_bias_theta.csv``.
 import argparse
 import csv
 import os
-import sys
 
 import cv2
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from panini_arch.utils.image_io import list_images  # noqa: E402
-from panini_arch.evaluation.analysis import (add_net_args, load_batch, mask_bias_sweep,  # noqa: E402
-                                             net_from_args, to_image)
-from panini_arch.evaluation.report import tile_grid  # noqa: E402
+from cli import add_net_args, net_from_args
+from panini_arch.evaluation.analysis import load_batch, mask_bias_sweep, to_image
+from panini_arch.evaluation.report import tile_grid
+from panini_arch.utils.image_io import list_images
 
 
 def parse_args(argv=None):

@@ -8,16 +8,13 @@ One row per (face, r): LQ | Y | Y_IFE | Y_GPB | GT (GT when ``theta_root/GT`` ha
 """
 import argparse
 import os
-import sys
 
 import cv2
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from panini_arch.utils.image_io import list_images  # noqa: E402
-from panini_arch.evaluation.analysis import (add_net_args, find_level_folders, fusion_outputs,  # noqa: E402
-                                             load_batch, net_from_args, to_image)
-from panini_arch.evaluation.report import find_image, tile_grid  # noqa: E402
+from cli import add_net_args, net_from_args
+from panini_arch.evaluation.analysis import find_level_folders, fusion_outputs, load_batch, to_image
+from panini_arch.evaluation.report import find_image, tile_grid
+from panini_arch.utils.image_io import list_images
 
 
 def parse_args(argv=None):

@@ -17,7 +17,7 @@ from panini_arch.data.degradation import degrade_uint8
 from panini_arch.data.lmdb_builder import make_lmdb
 from panini_arch.data.panini_degradation_dataset import PaniniDegradationDataset
 from panini_arch.data.synthetic_faces import draw_face, make_face_folder
-from panini_arch.data.test_sets import generate_test_set, generate_theta_set
+from panini_arch.data.eval_sets import generate_test_set, generate_theta_set
 from panini_arch.data.udrl_pair_dataset import UDRLPairDataset
 
 ROOT = os.path.join(os.path.dirname(__file__), '..')

@@ -35,10 +35,15 @@ RANDOM_WEIGHTS_WARNING = ('!!! RANDOM WEIGHTS: {what} is randomly initialised (r
 logger = logging.getLogger('basicsr')
 
 
+def read_options(opt_path):
+    """A BasicSR options file as a dict (the reader every tool that takes ``--opt`` uses)."""
+    with open(opt_path, encoding='utf-8') as f:
+        return yaml.load(f, Loader=ordered_yaml()[0])
+
+
 def read_network_g(opt_path):
     """The ``network_g`` section of a BasicSR options file (a dict)."""
-    with open(opt_path, encoding='utf-8') as f:
-        opt = yaml.load(f, Loader=ordered_yaml()[0])
+    opt = read_options(opt_path)
     if 'network_g' not in (opt or {}):
         raise KeyError(f'{opt_path} has no network_g section')
     return dict(opt['network_g'])

@@ -14,8 +14,8 @@ import numpy as np
 import skimage.data
 from matplotlib import cbook
 
-from ..restoration.face_align import face_template
-from ..utils.image_io import list_images
+from panini_arch.restoration.face_align import face_template
+from panini_arch.utils.image_io import list_images
 
 # (x, y) left eye, right eye, nose, left and right mouth corner (MTCNN, p > 0.999).
 ASTRONAUT_LANDMARKS = np.array([[205.0, 101.7], [246.8, 103.7], [224.7, 129.0], [201.7, 139.2], [245.3, 141.9]])
