@@ -11,6 +11,7 @@ import panini_arch.trainer  # noqa: F401  (registers everything; UDRLModel.save 
 from panini_arch.archs.arch_util import load_state_dict_file
 from panini_arch.archs.dre_arch import DRE
 from panini_arch.archs.panini_arch import PaniniNet
+from panini_arch.archs.presets import PRESETS
 from panini_arch.data.udrl_val_dataset import UDRLValDataset
 from panini_arch.metrics.udrl_metric import (calculate_degradation_top1, calculate_identity_top1,
                                              calculate_probe_r2)
@@ -203,8 +204,7 @@ def test_exported_dre_loads_strictly_into_bare_dre(model):
         assert torch.allclose(dre(x), model.test(x)[0], atol=1e-6)
     with pytest.raises(RuntimeError, match='missing keys'):  # the file holds no head
         load_state_dict_file(DRE(pool_size=SIZE, with_head=True), path, 'params', 'DRE')
-    panini = PaniniNet(in_size=64, out_size=128, num_style_feat=64, narrow=1 / 16, rrdb_channels=4, num_rrdb=1,
-                       dre_path=path)
+    panini = PaniniNet(**PRESETS['tiny'], dre_path=path)
     for key, value in dre.state_dict().items():
         assert torch.equal(panini.dre.state_dict()[key], value), key
 
