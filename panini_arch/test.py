@@ -14,7 +14,7 @@ if not __package__:  # run as a file: make the repository, not panini_arch/, imp
 
 import panini_arch.trainer  # noqa: E402,F401  (registers everything, then applies the trainer fixes)
 from basicsr.test import test_pipeline  # noqa: E402
-from panini_arch.evaluation.precision import CHANNELS_LAST_CHOICES, PRECISIONS  # noqa: E402
+from panini_arch.archs.precision import CHANNELS_LAST_CHOICES, PRECISIONS  # noqa: E402
 
 
 def precision_to_force_yml(argv):

@@ -1,11 +1,11 @@
-"""Inference precision and layout (panini_arch.evaluation.precision) and the flags that reach it."""
+"""Inference precision and layout (panini_arch.archs.precision) and the flags that reach it."""
 import pytest
 import torch
 
 import panini_arch  # noqa: F401  (first: makes basicsr importable)
 from basicsr.archs import build_network
 from panini_arch.archs.arch_util import set_memory_format
-from panini_arch.evaluation.precision import InferenceRunner, channels_last_by_default
+from panini_arch.archs.precision import InferenceRunner, channels_last_by_default
 from panini_arch.inference import main as restore_main
 from panini_arch.test import precision_to_force_yml
 from panini_arch.utils.face_restorer import PRESETS

@@ -1,5 +1,4 @@
 """Training/testing pairs for Panini-Net: HQ faces degraded on the fly by Eq. 10 (or bicubic 16x)."""
-import cv2
 import numpy as np
 import torch
 from basicsr.utils import get_root_logger
@@ -7,57 +6,8 @@ from basicsr.utils.registry import DATASET_REGISTRY
 from PIL import Image
 from torch.utils import data
 
-from .degradation import DEFAULT_RANGES, degradation_ranges, degrade_uint8, params_tensor, sample_degradation
+from .degradation import DEFAULT_RANGES, DegradationOptions, degrade_uint8, draw_seed, params_tensor, sample_degradation
 from .face_source import FaceSource, positive_int_option, to_uint8_tensor
-
-
-class DegradationOptions:
-    """Options shared by the Panini datasets (parsed and checked once).
-
-    Keys: ``use_hflip`` (False), ``deterministic`` (False), ``seed`` (0), ``blur_kernel_size`` (41),
-    ``downsample_range``, ``blur_sigma``, ``noise_range``, ``jpeg_range`` (see ``degradation.py``;
-    null switches a term off), ``degrade_on_device`` (False; the trainer copies ``train.degrade_on_device``
-    here): items then carry the uint8 HQ faces and what the model needs to run Eq. 10 itself
-    (:meth:`device_fields`) instead of the degraded images.
-
-    With ``deterministic: true`` sample ``i`` draws from ``np.random.default_rng([seed, i])``, so it is
-    the same in every run, epoch, worker count and machine; otherwise every call draws fresh entropy.
-    """
-
-    def __init__(self, opt):
-        self.use_hflip = bool(opt.get('use_hflip', False))
-        self.deterministic = bool(opt.get('deterministic', False))
-        self.seed = opt.get('seed', 0)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
-            raise ValueError(f'Option seed must be a non-negative integer, got {self.seed!r}')
-        self.kernel_size = positive_int_option(opt, 'blur_kernel_size', 41)
-        if self.kernel_size % 2 == 0:
-            raise ValueError(f'Option blur_kernel_size must be odd, got {self.kernel_size}')
-        self.ranges = degradation_ranges(opt)
-        self.on_device = bool(opt.get('degrade_on_device', False))
-
-    def device_fields(self, params, seeds, in_size, source):
-        """What ``panini_arch.models.hand_over.degrade_on_device`` needs besides the uint8 HQ faces.
-
-        Returns:
-            dict: ``deg_params`` float32 (4,); ``deg_seed`` int64 (len(seeds),), the noise seeds;
-            ``lq_size`` (in_size), ``blur_kernel_size`` (int); ``mean``, ``std`` float32 (3,).
-        """
-        return dict(deg_params=params_tensor(params), deg_seed=torch.tensor(seeds, dtype=torch.int64),
-                    lq_size=in_size, blur_kernel_size=self.kernel_size, **source.normalisation())
-
-    def rng(self, index):
-        """The generator for sample ``index``."""
-        return np.random.default_rng([int(self.seed), int(index)]) if self.deterministic else np.random.default_rng()
-
-    def flip(self, img, rng):
-        """Horizontal flip with probability 0.5 when ``use_hflip``; one draw from ``rng`` either way."""
-        return cv2.flip(img, 1) if rng.random() < 0.5 and self.use_hflip else img
-
-
-def draw_seed(rng):
-    """A noise seed for the on-device chain, drawn from the sample's generator."""
-    return int(rng.integers(2**62))
 
 
 @DATASET_REGISTRY.register()

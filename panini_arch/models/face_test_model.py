@@ -6,7 +6,7 @@ Options used (besides BasicSR's): ``network_g``; ``path.pretrain_network_g`` and
 ``val.input_size`` (the method's input size); ``val.batch_size``; ``val.num_workers``;
 ``val.forward_kwargs``; ``val.metrics`` (per-image functions and set metrics such as FID);
 ``val.precision`` (fp32 | bf16 | fp16) and ``val.channels_last`` (auto | on | off), see
-:mod:`panini_arch.evaluation.precision` (``scripts/test.py --precision``, ``--channels_last`` set them).
+:mod:`panini_arch.archs.precision` (``scripts/test.py --precision``, ``--channels_last`` set them).
 
 Writes ``<results_root>/visualization/<dataset>/<name>.png`` (restored at GT size) and
 ``<results_root>/metrics_<dataset>.json`` (metric values or "not computed" reasons,
@@ -25,10 +25,10 @@ from tqdm import tqdm
 from basicsr.models.base_model import BaseModel
 from basicsr.utils import imwrite, tensor2img
 from basicsr.utils.registry import MODEL_REGISTRY
-from panini_arch.evaluation.metric_runner import MetricRunner
-from panini_arch.evaluation.net_loading import build_generator_from_opt
-from panini_arch.evaluation.precision import InferenceRunner
-from panini_arch.evaluation.resize import restore
+from panini_arch.archs.precision import InferenceRunner
+from panini_arch.archs.presets import build_generator_from_opt
+from panini_arch.metrics.metric_runner import MetricRunner
+from panini_arch.metrics.resize_policy import restore
 
 logger = logging.getLogger('basicsr')
 

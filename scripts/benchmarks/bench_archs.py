@@ -13,7 +13,7 @@ timed fp32 forwards after ``--warmup`` untimed ones. ``--bf16`` (CPU autocast)
 and ``--channels-last`` time the same forward in those modes and report the
 speed-up and the max abs output difference against fp32. ``--defaults`` times
 the forward as ``panini-restore`` and ``scripts/test.py`` run it without flags
-(``panini_arch.evaluation.precision.InferenceRunner``: fp32, channels_last where
+(``panini_arch.archs.precision.InferenceRunner``: fp32, channels_last where
 ``auto`` picks it) and gives its per-megapixel ratio to GFPGAN's. ``--breakdown``
 reports the inclusive CPU time of each top-level part (first two name levels,
 list indices merged) during one extra forward.
@@ -40,13 +40,13 @@ from collections import defaultdict
 
 import torch
 
-SR = dict(type='PaniniNet', in_size=64, out_size=1024, degradation_input='learned', rrdb_channels=64, num_rrdb=23,
-          cbam_reduction=8)
+from panini_arch.archs.presets import PRESETS
+
 # name: (build_network options, input side, output side, forward keyword arguments)
 MODELS = {
-    'PaniniNet-FR': (dict(type='PaniniNet', in_size=512, out_size=1024), 512, 1024, {}),
-    'Panini-SR': (SR, 64, 1024, {}),
-    'Cat-Conv SR': (dict(SR, fusion='catconv'), 64, 1024, {}),
+    'PaniniNet-FR': (dict(type='PaniniNet', **PRESETS['fr']), 512, 1024, {}),
+    'Panini-SR': (dict(type='PaniniNet', **PRESETS['sr16']), 64, 1024, {}),
+    'Cat-Conv SR': (dict(type='PaniniNet', **PRESETS['catconv']), 64, 1024, {}),
     'GFPGANv1Clean': (dict(type='GFPGANv1Clean', out_size=512, num_style_feat=512, channel_multiplier=2,
                            decoder_load_path=None, fix_decoder=False, num_mlp=8, input_is_latent=True,
                            different_w=True, narrow=1, sft_half=True), 512, 512,
@@ -134,7 +134,7 @@ def measure(name, args):
     import panini_arch  # noqa: F401  (registers PaniniNet, GPEN, GFPGANv1Clean)
     from basicsr.archs import build_network
     from panini_arch.archs.arch_util import set_memory_format
-    from panini_arch.evaluation.precision import InferenceRunner
+    from panini_arch.archs.precision import InferenceRunner
 
     options, in_size, out_size, kwargs = MODELS[name]
     base_rss = current_rss()

@@ -9,7 +9,7 @@ never uses it.
 """
 import torch
 
-from ..archs.arch_util import set_memory_format
+from .arch_util import set_memory_format
 
 PRECISIONS = ('fp32', 'bf16', 'fp16')
 CHANNELS_LAST_CHOICES = ('auto', 'on', 'off')
