@@ -8,7 +8,7 @@ from panini_arch.archs.arch_util import set_memory_format
 from panini_arch.archs.precision import InferenceRunner, channels_last_by_default
 from panini_arch.inference import main as restore_main
 from panini_arch.test import precision_to_force_yml
-from panini_arch.utils.face_restorer import PRESETS
+from panini_arch.archs.presets import PRESETS
 
 
 @pytest.fixture(scope='module')

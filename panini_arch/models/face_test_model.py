@@ -10,7 +10,7 @@ Options used (besides BasicSR's): ``network_g``; ``path.pretrain_network_g`` and
 
 Writes ``<results_root>/visualization/<dataset>/<name>.png`` (restored at GT size) and
 ``<results_root>/metrics_<dataset>.json`` (metric values or "not computed" reasons,
-images/s). The resize policy is :mod:`panini_arch.evaluation.resize`.
+images/s). The resize policy is :mod:`panini_arch.metrics.resize_policy`.
 """
 import json
 import logging
