@@ -181,6 +181,13 @@ def megapixels(result):
     return result['out_size']**2 / 1e6
 
 
+def ratio_cell(seconds, result, ref_seconds, ref):
+    """``seconds`` per output MP of ``result`` over ``ref_seconds`` per output MP of ``ref``, as '0.50x'."""
+    if not ref or ref_seconds is None:
+        return 'n/a'
+    return f'{seconds / megapixels(result) / (ref_seconds / megapixels(ref)):.2f}x'
+
+
 def markdown_table(results, args):
     """Markdown tables: main figures with ratios to GFPGAN, the precision/layout variants, breakdowns."""
     ref = next((r for r in results if r['name'] == REFERENCE and 'error' not in r), None)
@@ -192,8 +199,8 @@ def markdown_table(results, args):
             continue
         per_mp = r['fp32_s'] / megapixels(r)
         params_ratio = f"{r['params'] / ref['params']:.2f}x" if ref else 'n/a'
-        per_mp_ratio = f"{per_mp / (ref['fp32_s'] / megapixels(ref)):.2f}x" if ref else 'n/a'
-        cpu_ratio = f"{r['fp32_cpu_s'] / megapixels(r) / (ref['fp32_cpu_s'] / megapixels(ref)):.2f}x" if ref else 'n/a'
+        per_mp_ratio = ratio_cell(r['fp32_s'], r, ref and ref['fp32_s'], ref)
+        cpu_ratio = ratio_cell(r['fp32_cpu_s'], r, ref and ref['fp32_cpu_s'], ref)
         lines.append(f"| {r['name']} | {r['in_size']} -> {r['out_size']} | {r['params'] / 1e6:.1f} | {params_ratio} | "
                      f"{r['fp32_s']:.2f} | {per_mp:.2f} | {per_mp_ratio} | {r['fp32_cpu_s']:.2f} | {cpu_ratio} | "
                      f"{r['peak_rss_mib']:.0f} |")
@@ -222,8 +229,6 @@ def markdown_table(results, args):
 def defaults_table(results, ref):
     """Rows of the default inference settings (fp32, ``--channels_last auto``), per output MP against GFPGAN's."""
     ref_default = ref.get('defaults', {}) if ref else {}
-    ref_per_mp = ref_default['s'] / megapixels(ref) if 's' in ref_default else None
-    ref_cpu_per_mp = ref_default['cpu_s'] / megapixels(ref) if 's' in ref_default else None
     lines = ['', '| model | default layout | default s | s / out MP | (s / out MP) / GFPGAN default | CPU s '
              '| (CPU s / out MP) / GFPGAN default | max abs diff vs fp32 NCHW |', '|---|---|---|---|---|---|---|---|']
     for r in results:
@@ -233,12 +238,11 @@ def defaults_table(results, ref):
         if 'error' in d:
             lines.append(f"| {r['name']} | failed: {d['error']} | | | | | | |")
             continue
-        per_mp = d['s'] / megapixels(r)
-        ratio = f'{per_mp / ref_per_mp:.2f}x' if ref_per_mp else 'n/a'
-        cpu_ratio = f"{d['cpu_s'] / megapixels(r) / ref_cpu_per_mp:.2f}x" if ref_cpu_per_mp else 'n/a'
+        ratio = ratio_cell(d['s'], r, ref_default.get('s'), ref)
+        cpu_ratio = ratio_cell(d['cpu_s'], r, ref_default.get('cpu_s'), ref)
         layout = 'channels_last' if d['channels_last'] else 'NCHW'
-        lines.append(f"| {r['name']} | {layout} | {d['s']:.2f} | {per_mp:.2f} | {ratio} | {d['cpu_s']:.2f} | "
-                     f"{cpu_ratio} | {d['max_diff']:.2e} |")
+        lines.append(f"| {r['name']} | {layout} | {d['s']:.2f} | {d['s'] / megapixels(r):.2f} | {ratio} | "
+                     f"{d['cpu_s']:.2f} | {cpu_ratio} | {d['max_diff']:.2e} |")
     return lines
 
 
