@@ -2,7 +2,7 @@
 
 Everything uses options/train_panini_fr_tiny.yml (64 -> 128, 1/16 width, random
 weights). Training runs are subprocesses with ``OMP_NUM_THREADS=1``;
-``training_hooks`` (imported by the options the tests write) kills a run
+``training_hooks`` (loaded by ``tests/hooks/sitecustomize.py``) kills a run
 after a save and dumps every rank's final ``net_g``.
 """
 import copy
@@ -30,8 +30,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTS = os.path.dirname(os.path.abspath(__file__))
 TRAIN = os.path.join(REPO, 'panini_arch', 'train.py')
 FACES = os.path.join(REPO, 'data', 'faces_tiny')
-TAGS = ('plugin: !!python/name:panini_arch.__name__\n'
-        'test_hooks: !!python/name:training_hooks.__name__\n')
+TAGS = 'plugin: !!python/name:panini_arch.__name__\n'
 LOSS_LINE = re.compile(r'iter:\s+(\d+),.*l_g_pix: (\S+) l_g_percep: (\S+) l_g_gan: (\S+) l_d: (\S+)')
 
 
@@ -69,7 +68,7 @@ def write_options(folder, opt):
 
 def run(cwd, args, **env):
     full_env = {key: value for key, value in os.environ.items() if key != 'PANINI_TEST_KILL_AFTER_ITER'}
-    full_env.update(PYTHONPATH=os.pathsep.join([REPO, TESTS]), OMP_NUM_THREADS='1', **env)
+    full_env.update(PYTHONPATH=os.pathsep.join([os.path.join(TESTS, 'hooks'), REPO, TESTS]), OMP_NUM_THREADS='1', **env)
     return subprocess.run(args, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=300)
 
 

@@ -3,7 +3,7 @@
 Uses BasicSR's own SRModel with a tiny MSRResNet on a generated three-image
 paired folder (random crops, flips and rotations from Python's ``random``,
 validation every save), so it depends on no Panini model. Runs are subprocesses with
-``OMP_NUM_THREADS=1``; ``training_hooks`` (imported by the options file)
+``OMP_NUM_THREADS=1``; ``training_hooks`` (loaded by ``tests/hooks/sitecustomize.py``)
 can SIGKILL a run after a save and dumps every rank's final weights.
 """
 import os
@@ -33,8 +33,8 @@ TEST = os.path.join(REPO, 'panini_arch', 'test.py')
 NAME = 'infra'
 TOTAL_ITER = 12
 SAVE_FREQ = 4
-TAGS = ('plugin: !!python/name:panini_arch.__name__\n'
-        'test_hooks: !!python/name:training_hooks.__name__\n')
+TAGS = 'plugin: !!python/name:panini_arch.__name__\n'
+HOOKS_TAG = 'test_hooks: !!python/name:training_hooks.__name__\n'  # BasicSR's own loader builds any tag
 
 
 def tiny_options(data_root):
@@ -83,19 +83,19 @@ def tiny_options(data_root):
     }
 
 
-def write_options(folder, opt):
-    """Write ``opt`` to ``folder/options.yml`` headed by the plugin and test-hook tags; return the path."""
+def write_options(folder, opt, tags=TAGS):
+    """Write ``opt`` to ``folder/options.yml`` headed by ``tags`` (the plugin line); return the path."""
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, 'options.yml')
     with open(path, 'w') as f:
-        f.write(TAGS + yaml.safe_dump(opt, sort_keys=False))
+        f.write(tags + yaml.safe_dump(opt, sort_keys=False))
     return path
 
 
 def run(cwd, args, path=(), **env):
     """Run ``args`` in ``cwd`` with the repository, tests/ and ``path`` importable."""
     full_env = {key: value for key, value in os.environ.items() if key != 'PANINI_TEST_KILL_AFTER_ITER'}
-    full_env.update(PYTHONPATH=os.pathsep.join([*path, REPO, TESTS]), OMP_NUM_THREADS='1', **env)
+    full_env.update(PYTHONPATH=os.pathsep.join([*path, os.path.join(TESTS, 'hooks'), REPO, TESTS]), OMP_NUM_THREADS='1', **env)
     return subprocess.run(args, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=240)
 
 
@@ -228,7 +228,7 @@ def test_unmodified_basicsr_train_script_with_plugin_tag(tmp_path, data_root):
     script = os.path.join(root, 'basicsr', 'train.py')
     os.makedirs(os.path.dirname(script))
     shutil.copyfile(os.path.join(os.path.dirname(basicsr.__file__), 'train.py'), script)
-    opt = write_options(os.path.join(root, 'options'), tiny_options(data_root))
+    opt = write_options(os.path.join(root, 'options'), tiny_options(data_root), TAGS + HOOKS_TAG)
     killed = run(root, [sys.executable, script, '-opt', opt], path=[startup], PANINI_TEST_KILL_AFTER_ITER='4')
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
 

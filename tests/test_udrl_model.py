@@ -22,6 +22,7 @@ from panini_arch.metrics.udrl_metric import (calculate_degradation_top1, calcula
                                              calculate_probe_r2)
 from panini_arch.models.udrl_model import UDRLModel, moco_logits
 from panini_arch.ops.checkpoint import read_training_state
+from panini_arch.utils.safe_load import OptionsLoader
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VAL_FACES = os.path.join(REPO, 'data', 'faces_udrl_val')
@@ -287,13 +288,13 @@ def test_validation_logs_metrics_and_saves_best(model):
 
 
 TRAIN = os.path.join(REPO, 'panini_arch', 'train.py')
-TAGS = 'plugin: !!python/name:panini_arch.__name__\ntest_hooks: !!python/name:training_hooks.__name__\n'
+TAGS = 'plugin: !!python/name:panini_arch.__name__\n'
 
 
 def tiny_options(root, total_iter, queue_size=20):
     """``options/train_udrl_tiny.yml`` shrunk to seconds on ``data/faces_tiny``, deterministic data."""
     with open(os.path.join(REPO, 'options', 'train_udrl_tiny.yml')) as f:
-        opt = yaml.load(f, Loader=yaml.Loader)  # the plugin tag imports panini_arch
+        opt = yaml.load(f, Loader=OptionsLoader)
     del opt['plugin']
     train, val = opt['datasets']['train'], opt['datasets']['val']
     val.update(dataroot_gt=os.path.join(REPO, val['dataroot_gt']), in_size=SIZE)
@@ -313,7 +314,7 @@ def tiny_options(root, total_iter, queue_size=20):
 
 def run(cwd, args, **env):
     full_env = {key: value for key, value in os.environ.items() if key != 'PANINI_TEST_KILL_AFTER_ITER'}
-    full_env.update(PYTHONPATH=os.pathsep.join([REPO, os.path.join(REPO, 'tests')]), OMP_NUM_THREADS='1', **env)
+    full_env.update(PYTHONPATH=os.pathsep.join([os.path.join(REPO, 'tests', 'hooks'), REPO, os.path.join(REPO, 'tests')]), OMP_NUM_THREADS='1', **env)
     return subprocess.run(args, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=300)
 
 

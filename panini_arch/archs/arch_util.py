@@ -1,7 +1,7 @@
 """Loading published or trained weights into a module, with errors that name the file."""
 import os
 
-import torch
+from ..utils.safe_load import UnsafeWeightsError, load_torch_file
 
 
 def load_state_dict_file(module, path, key, what, source_hint=''):
@@ -26,7 +26,9 @@ def load_state_dict_file(module, path, key, what, source_hint=''):
         hint = f' {source_hint}' if source_hint else ''
         raise FileNotFoundError(f'{what} weights not found: {path}.{hint}')
     try:
-        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+        checkpoint = load_torch_file(path)
+    except UnsafeWeightsError:
+        raise
     except Exception as error:  # torch raises several types for corrupt files
         raise RuntimeError(f'Cannot read {what} weights from {path} (truncated or not a torch file?): '
                            f'{error}') from error
@@ -49,15 +51,16 @@ def check_state_dict(module, state_dict, path, what):
         f'{k}: file {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}' for k in sorted(set(own) & set(state_dict))
         if tuple(own[k].shape) != tuple(state_dict[k].shape)
     ]
-    problems = []
-    if missing:
-        problems.append(f'missing keys {missing}')
-    if unexpected:
-        problems.append(f'unexpected keys {unexpected}')
-    if mismatched:
-        problems.append(f'shape mismatch {mismatched}')
+    problems = [f'{what} {_some(keys)}' for what, keys in (('missing keys', missing), ('unexpected keys', unexpected),
+                                                            ('shape mismatch', mismatched)) if keys]
     if problems:
         raise RuntimeError(f'{what} weights in {path} do not fit the network: ' + '; '.join(problems))
+
+
+def _some(keys, shown=8):
+    """``'(3): a, b, c'``, at most ``shown`` of them named (a wrong net would list thousands)."""
+    more = f', ... and {len(keys) - shown} more' if len(keys) > shown else ''
+    return f'({len(keys)}): {", ".join(keys[:shown])}{more}'
 
 
 def without_weight_paths(network_opt):

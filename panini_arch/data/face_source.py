@@ -8,7 +8,8 @@ The behaviour for every kind of bad input is tabulated in ``docs/data.md``. In s
   and counted in ``num_missing`` (``strict: true``: error instead);
 * undecodable, truncated or non-square images are skipped when read: the next readable entry is
   used instead, a warning names the file, ``num_skipped`` counts them (``strict: true``: error);
-* grayscale, RGBA (alpha dropped) and 16-bit images (high byte kept) are converted to 8-bit BGR;
+* grayscale, RGBA (alpha dropped), palette, CMYK, 16-bit and float images are converted to 8-bit BGR
+  (``panini_arch.utils.image_io``);
 * square images of the wrong size are resized to ``gt_size`` (area down, cubic up), counted in
   ``num_resized`` and warned about once.
 """
@@ -19,15 +20,7 @@ import numpy as np
 import torch
 from basicsr.utils import get_root_logger
 
-from ..utils.image_io import IMAGE_EXTENSIONS
-
-_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
-_PNG_END = b'IEND\xaeB`\x82'
-
-
-class BadImageError(ValueError):
-    """An image that cannot be used (undecodable, truncated, non-square)."""
-
+from ..utils.image_io import IMAGE_EXTENSIONS, BadImageError, decode_image
 
 _LMDB_ENVS = {}
 
@@ -58,21 +51,13 @@ def read_meta_info(meta_path):
 
 
 def decode_face(data, name):
-    """Decode image bytes to uint8 BGR H x W x 3, converting gray, RGBA and 16-bit.
+    """Decode image bytes to uint8 BGR H x W x 3 with :func:`panini_arch.utils.image_io.decode_image`
+    (alpha dropped: faces are trained on as opaque RGB).
 
     Raises:
-        BadImageError: undecodable or truncated data (PNG without IEND, JPEG without EOI).
+        BadImageError: undecodable, truncated, animated or unsupported data.
     """
-    if data is None or len(data) == 0:
-        raise BadImageError(f'{name}: empty or missing data')
-    if data[:8] == _PNG_SIGNATURE and not data.rstrip(b'\x00').endswith(_PNG_END):
-        raise BadImageError(f'{name}: truncated PNG (no IEND chunk)')
-    if data[:2] == b'\xff\xd8' and not data.rstrip(b'\x00\r\n').endswith(b'\xff\xd9'):
-        raise BadImageError(f'{name}: truncated JPEG (no end-of-image marker)')
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if img is None:
-        raise BadImageError(f'{name}: not a decodable image')
-    return img
+    return decode_image(data, name)[0]
 
 
 def to_tensor(img, mean, std):

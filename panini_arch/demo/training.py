@@ -13,8 +13,9 @@ from collections import OrderedDict
 from pathlib import Path
 
 import yaml
-from basicsr.utils.options import ordered_yaml
 from tqdm import tqdm
+
+from ..utils.safe_load import load_options
 
 OPTIONS_DIR = Path(__file__).resolve().parents[2] / 'options'
 ITER_PATTERN = re.compile(r'iter:\s*([\d,]+)')
@@ -22,13 +23,12 @@ METRIC_PATTERN = re.compile(r'# (\w+): ([-+\d.eE]+|nan|inf)')
 
 
 def load_template(name):
-    """Read ``options/<name>.yml`` of the repository as an OrderedDict."""
+    """Read ``options/<name>.yml`` of the repository as a dict."""
     path = OPTIONS_DIR / f'{name}.yml'
     if not path.is_file():
         raise FileNotFoundError(f'{path} not found: the demo runs from a checkout of panini-arch '
                                 '(pip install -e . in the repository).')
-    with open(path, encoding='utf-8') as f:
-        return yaml.load(f, Loader=ordered_yaml()[0])
+    return load_options(path)
 
 
 def point_datasets(opt, train_dir, val_dir):

@@ -14,10 +14,10 @@ import torch
 import yaml
 
 from basicsr.utils import img2tensor, tensor2img
-from basicsr.utils.options import ordered_yaml
 from panini_arch.archs.arch_util import without_weight_paths
 from panini_arch.utils.face_restorer import PRESETS
 from panini_arch.utils.image_io import IMAGE_EXTENSIONS
+from panini_arch.utils.safe_load import load_options
 from .net_loading import build_generator
 from .resize import restore, to_net_input
 
@@ -38,8 +38,7 @@ def net_from_args(args):
     """Build the PaniniNet described by :func:`add_net_args` options (eval mode, CPU)."""
     network_opt, model_path, param_key = dict(type='PaniniNet', **PRESETS[args.arch]), None, args.param_key
     if args.opt:
-        with open(args.opt, encoding='utf-8') as f:
-            opt = yaml.load(f, Loader=ordered_yaml()[0])
+        opt = load_options(args.opt)
         network_opt = dict(opt['network_g'])
         model_path = (opt.get('path') or {}).get('pretrain_network_g')
         param_key = (opt.get('path') or {}).get('param_key_g', param_key)

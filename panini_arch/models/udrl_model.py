@@ -17,6 +17,8 @@ from basicsr.models.base_model import BaseModel
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 
+from ..utils.safe_load import load_network
+
 
 def moco_logits(q, k, queue, temperature):
     """InfoNCE logits of MoCo: the positive key first, then every queued key.
@@ -89,6 +91,8 @@ class UDRLModel(BaseModel):
 
         if self.is_train:
             self.init_training_settings()
+
+    load_network = load_network  # weights only: path.pretrain_network_g may come from anywhere
 
     def init_training_settings(self):
         train_opt = self.opt['train']

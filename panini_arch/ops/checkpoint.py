@@ -26,7 +26,6 @@ torch), so loading a state file never runs code from it.
 import collections
 import functools
 import os
-import pickle
 import random
 import time
 from collections import OrderedDict
@@ -36,6 +35,8 @@ import torch
 from basicsr.data.data_sampler import EnlargedSampler
 from basicsr.utils import check_resume, get_root_logger
 from basicsr.utils.dist_util import get_dist_info, master_only
+
+from ..utils.safe_load import UnsafeWeightsError, load_torch_file
 
 STATE_KEYS = ('epoch', 'iter', 'optimizers', 'schedulers')
 
@@ -143,8 +144,8 @@ def save_training_state(self, epoch, current_iter):
 def read_training_state(path, map_location='cpu'):
     """Load a training state with ``weights_only=True``; :class:`TrainingStateError` if unusable."""
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as error:
+        state = load_torch_file(path, map_location)
+    except UnsafeWeightsError as error:
         raise TrainingStateError(f'Training state {path} holds objects that torch.load(weights_only=True) '
                                  f'refuses; save only tensors and plain Python values ({error})') from error
     except Exception as error:

@@ -10,7 +10,10 @@ refers to the BasicSR function being replaced.
   ``torch.cuda.device_count()`` and always asks for nccl.
 * ``BaseModel.model_to_device``: ``DistributedDataParallel`` without
   ``device_ids`` on CPU.
-* ``parse_options``: ``--local-rank`` accepted as ``--local_rank``.
+* ``parse_options``: ``--local-rank`` accepted as ``--local_rank``; the options
+  file read with :class:`panini_arch.utils.safe_load.OptionsLoader` (BasicSR's
+  ``ordered_yaml`` loader builds any Python object a file names).
+* ``BaseModel.load_network``: weights only (:func:`panini_arch.utils.safe_load.load_network`).
 * checkpoints, training states, resume (:mod:`panini_arch.ops.checkpoint`):
   ``BaseModel.save_network`` / ``save_training_state`` / ``training_state``,
   ``load_resume_state``, ``EnlargedSampler`` and RNG-neutral validation.
@@ -36,8 +39,11 @@ import basicsr.utils.dist_util as _dist_util
 import basicsr.utils.options as _options
 from basicsr.models import build_model as _basicsr_build_model
 
+from ..utils.safe_load import OptionsLoader, load_network
 from .checkpoint import (ResumableSampler, atomic_save, keep_rng_state, load_resume_state, save_network,
                          save_training_state, training_state)
+
+_basicsr_ordered_yaml = _options.ordered_yaml
 
 _train = sys.modules['basicsr.train']
 _test = sys.modules['basicsr.test']
@@ -117,6 +123,11 @@ def _accept_local_rank_dash(parse_options):
     return wrapper
 
 
+def ordered_yaml():
+    """BasicSR's ``ordered_yaml`` with the safe :class:`OptionsLoader` (and BasicSR's dumper)."""
+    return OptionsLoader, _basicsr_ordered_yaml()[1]
+
+
 def build_model(opt):
     """BasicSR's ``build_model``, with a validation that leaves the random states alone."""
     model = _basicsr_build_model(opt)
@@ -142,6 +153,8 @@ def apply():
         module.init_dist = init_dist
     base = _base_model.BaseModel
     base.model_to_device = model_to_device
+    base.load_network = load_network
+    _options.ordered_yaml = ordered_yaml
     base.save_network = save_network
     base.training_state = training_state
     base.save_training_state = save_training_state

@@ -5,13 +5,13 @@ import warnings
 import cv2
 import numpy as np
 import torch
-import yaml
 from basicsr.archs import build_network
 from basicsr.utils import img2tensor, tensor2img
 
 from ..archs.arch_util import load_state_dict_file, without_weight_paths
 from .face_align import align_face, crop_to_output, paste_face, resize_in_strips
 from .face_detect import FaceDetector
+from .safe_load import load_options
 
 PRESETS = {
     'fr': dict(in_size=512, out_size=1024),
@@ -20,6 +20,7 @@ PRESETS = {
     'tiny': dict(in_size=64, out_size=128, num_style_feat=64, narrow=1 / 16, rrdb_channels=4, num_rrdb=1),
 }
 PRIOR_LOGIT_LIMIT = math.log(1e6)
+MIN_ALIGNED_SIDE = 16
 
 
 def prior_weight_to_bias(prior_weight):
@@ -41,8 +42,7 @@ def prior_weight_to_bias(prior_weight):
 def build_panini(arch='fr', opt_path=None):
     """Build an untrained PaniniNet from a preset name or a BasicSR option file's ``network_g``."""
     if opt_path is not None:
-        with open(opt_path, encoding='utf-8') as f:
-            net_opt = dict(yaml.safe_load(f)['network_g'])
+        net_opt = dict(load_options(opt_path)['network_g'])
     else:
         if arch not in PRESETS:
             raise ValueError(f'Unknown arch {arch!r}; choose one of {sorted(PRESETS)}')
@@ -51,12 +51,23 @@ def build_panini(arch='fr', opt_path=None):
 
 
 def load_panini_weights(net, model_path):
-    """Load ``params_ema`` (or, failing that, ``params``) from a checkpoint into ``net``."""
+    """Load ``params_ema``, else ``params``, else the file as a bare state dict, into ``net``.
+
+    Raises:
+        RuntimeError: the weights do not fit ``net``; the message says to pass the matching
+            ``--arch`` or the training options file with ``--opt``.
+    """
     source = 'Train one with panini-train, or run scripts/demo.py, which trains a small one offline.'
-    try:
-        load_state_dict_file(net, model_path, 'params_ema', 'Panini-Net', source)
-    except KeyError:
-        load_state_dict_file(net, model_path, 'params', 'Panini-Net', source)
+    for key in ('params_ema', 'params', None):
+        try:
+            return load_state_dict_file(net, model_path, key, 'Panini-Net', source)
+        except KeyError:
+            continue
+        except RuntimeError as error:
+            if 'do not fit' not in str(error):
+                raise
+            raise RuntimeError(f'{error}. The checkpoint was trained with other network options: pass the '
+                               'matching --arch preset, or the options file it was trained with as --opt.') from None
 
 
 def match_color(restored, reference, sigma_ratio=1 / 32):
@@ -125,12 +136,24 @@ class PaniniRestorer:
             restored.extend(faces)
         return restored
 
-    def restore_aligned(self, img):
+    def restore_aligned(self, img, name='image'):
         """Restore one already-aligned face (any square size, resized to the input size).
 
         Returns:
             tuple: ([crop], [restored face]) as uint8 BGR arrays.
+
+        Raises:
+            ValueError: ``img`` (``name`` in the message) is not square, or smaller than
+                :data:`MIN_ALIGNED_SIDE`: aligned faces are square crops, and stretching
+                or blowing up anything else gives a meaningless result.
         """
+        height, width = img.shape[:2]
+        if height != width:
+            raise ValueError(f'{name}: {width}x{height} px is not square; --aligned takes square, aligned face '
+                             'crops (leave out --aligned to detect and align the faces of a photo)')
+        if height < MIN_ALIGNED_SIDE:
+            raise ValueError(f'{name}: {width}x{height} px is too small for an aligned face '
+                             f'(at least {MIN_ALIGNED_SIDE} px)')
         crop = img
         if img.shape[:2] != (self.in_size, self.in_size):
             interpolation = cv2.INTER_AREA if img.shape[0] > self.in_size else cv2.INTER_CUBIC

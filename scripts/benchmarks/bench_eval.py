@@ -20,10 +20,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, ROOT)
 
 import panini_arch  # noqa: E402,F401  (before basicsr: compat layer)
-from basicsr.utils.options import ordered_yaml  # noqa: E402
 from panini_arch.data.synthetic_faces import make_face_folder  # noqa: E402
 from panini_arch.data.test_sets import generate_test_set  # noqa: E402
 from panini_arch.test import main as test_main  # noqa: E402
+from panini_arch.utils.safe_load import load_options  # noqa: E402
 
 OPTIONS = ('test_panini_fr', 'test_panini_sr16', 'test_catconv_sr16', 'test_gfpgan_v1.3', 'test_gpen_bfr_512')
 
@@ -40,8 +40,7 @@ def parse_args():
 
 def bench_options(name, workdir, sets, batch_size):
     """Write the options file ``name`` with random weights, the synthetic set and PSNR/SSIM only."""
-    with open(os.path.join(ROOT, 'options', f'{name}.yml'), encoding='utf-8') as f:
-        opt = yaml.load(f, Loader=ordered_yaml()[0])
+    opt = load_options(os.path.join(ROOT, 'options', f'{name}.yml'))
     set_dir = sets['sr16' if opt['scale'] == 16 else 'mfr']
     opt['name'] = f'bench_{name}'
     opt['path'] = {'pretrain_network_g': None}
