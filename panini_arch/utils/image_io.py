@@ -80,7 +80,7 @@ def _from_pil(image, name):
     try:
         rgb = np.asarray(image.convert(mode))
     except OSError as error:
-        raise BadImageError(f'{name}: cannot decode ({error})') from None
+        raise BadImageError(f'{name}: truncated or corrupt ({error})') from None
     return cv2.cvtColor(rgb, cv2.COLOR_RGBA2BGRA if mode == 'RGBA' else cv2.COLOR_RGB2BGR)
 
 
@@ -123,7 +123,7 @@ def decode_image(data, name):
         if img is None and image is not None:
             img = _from_pil(image, name)
         if img is None:
-            raise BadImageError(f'{name}: not a decodable image')
+            raise BadImageError(f'{name}: not a decodable image (truncated, corrupt or not an image file)')
         if image is not None and image.format not in ('PNG', 'JPEG'):
             _check_pil_complete(image, name)
     img = _to_uint8(img, name)
