@@ -7,7 +7,8 @@ The behaviour for every kind of bad input is tabulated in ``docs/data.md``. In s
 * entries whose file (disk) or key (LMDB) is missing are dropped at construction with one warning
   and counted in ``num_missing`` (``strict: true``: error instead);
 * undecodable, truncated or non-square images are skipped when read: the next readable entry is
-  used instead, a warning names the file, ``num_skipped`` counts them (``strict: true``: error);
+  used instead, one warning names the file the first time (it is not read again), ``num_skipped``
+  counts the skips (``strict: true``: error);
 * grayscale, RGBA (alpha dropped), palette, CMYK, 16-bit and float images are converted to 8-bit BGR
   (``panini_arch.utils.image_io``);
 * square images of the wrong size are resized to ``gt_size`` (area down, cubic up), counted in
@@ -107,6 +108,7 @@ class FaceSource:
         names (list[str]): entry names (file names relative to ``dataroot_gt``, or LMDB keys).
         paths (list[str]): what datasets report as ``gt_path``.
         num_missing, num_skipped, num_resized (int): bad-input counters (per process).
+        bad (dict[int, str]): entries found unusable and why; each is warned about once, then skipped.
     """
 
     def __init__(self, opt):
@@ -126,6 +128,7 @@ class FaceSource:
         self.std = _channel_stats(opt, 'std', [0.5, 0.5, 0.5])
         self.strict = bool(opt.get('strict', False))
         self.num_missing = self.num_skipped = self.num_resized = 0
+        self.bad = {}  # entry index -> reason, for entries found unusable (never read again)
 
         meta_info = opt.get('meta_info')
         if self.backend == 'lmdb':
@@ -209,13 +212,18 @@ class FaceSource:
             i = (index + step) % n
             if i == exclude:
                 continue
+            if i in self.bad:
+                self.num_skipped += 1
+                continue
             try:
                 return i, self.read(i)
             except BadImageError as err:
                 if self.strict:
                     raise
                 self.num_skipped += 1
-                self.logger.warning(f'Skipped bad image ({err}); {self.num_skipped} skipped so far')
+                self.bad[i] = str(err)
+                self.logger.warning(f'Skipped bad image ({err}); {len(self.bad)} bad file(s) so far in this process, '
+                                    'each reported once and then skipped unread')
         raise BadImageError(f'No usable image in {self.root}')
 
     def to_tensor(self, img):

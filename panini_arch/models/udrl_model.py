@@ -18,6 +18,7 @@ from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 
 from ..utils.safe_load import load_network
+from .option_checks import check_options
 
 
 def moco_logits(q, k, queue, temperature):
@@ -77,6 +78,7 @@ class UDRLModel(BaseModel):
     """
 
     def __init__(self, opt):
+        check_options(opt)
         super().__init__(opt)
         self.net_g = build_network(opt['network_g'])
         if self.get_bare_model(self.net_g).head is None:
