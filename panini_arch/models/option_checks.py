@@ -197,6 +197,14 @@ def _check_train(problems, opt):
                     problems.value(beta, f'{path}.betas[{i}]', low=0, high=1, high_open=True)
         elif key == 'scheduler':
             problems.numbers(section, SCHEDULER_NUMBERS, path)
+            periods = section.get('periods')
+            total = train.get('total_iter')
+            if section.get('type') == 'CosineAnnealingRestartLR' and isinstance(periods, (list, tuple)) \
+                    and all(isinstance(p, (int, float)) for p in periods) and isinstance(total, (int, float)) \
+                    and sum(periods) < total:
+                problems.append(f'{path}.periods: sum to {sum(periods)}, fewer than train.total_iter={total}; '
+                                "BasicSR's cosine schedule fails past its last period: extend periods (when "
+                                'extending a finished run, raise both)')
             for name in SCHEDULE_LISTS:
                 values = section.get(name)
                 if values is not None and not isinstance(values, (list, tuple)):

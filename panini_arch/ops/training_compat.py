@@ -49,7 +49,7 @@ from basicsr.models import build_model as _basicsr_build_model
 
 from ..utils.image_io import decode_image
 from ..utils.safe_load import OptionsLoader, load_network
-from .checkpoint import (ResumableSampler, atomic_save, keep_rng_state, load_resume_state, save_network,
+from .checkpoint import (ResumableSampler, atomic_save, keep_rng_state, load_resume_state, resume_training, save_network,
                          save_training_state, training_state)
 
 _basicsr_ordered_yaml = _options.ordered_yaml
@@ -190,6 +190,7 @@ def apply():
     base.save_network = save_network
     base.training_state = training_state
     base.save_training_state = save_training_state
+    base.resume_training = resume_training
     _data_sampler.EnlargedSampler = ResumableSampler
     for name, value in TRAIN_NAMES.items():
         setattr(_train, name, value)

@@ -11,9 +11,12 @@
 * :func:`load_torch_file` is ``torch.load(..., weights_only=True)`` passed
   explicitly, so neither an old torch default nor
   ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` makes it unpickle arbitrary objects;
-  a file that needs them raises :class:`UnsafeWeightsError` naming it.
+  a file that needs them raises :class:`UnsafeWeightsError` naming it. When a
+  ``<file>.sha256`` lies beside the file (the trainer writes one with every
+  checkpoint and state) the file must match it (:class:`ChecksumError`).
   :func:`load_network` is BasicSR's ``BaseModel.load_network`` through it.
 """
+import hashlib
 import importlib
 import os
 import pickle
@@ -37,6 +40,10 @@ class UnsafeWeightsError(pickle.UnpicklingError):
 def _short(tag):
     """``tag:yaml.org,2002:python/name:x`` -> ``!!python/name:x``, as it is written in a file."""
     return tag.replace('tag:yaml.org,2002:', '!!', 1)
+
+
+class ChecksumError(RuntimeError):
+    """A file does not match the SHA-256 written beside it when it was saved."""
 
 
 class OptionsLoader(yaml.SafeLoader):
@@ -94,6 +101,7 @@ def load_torch_file(path, map_location='cpu'):
         UnsafeWeightsError: the file pickles other objects (the message names the file).
         Exception: whatever torch raises for a missing, truncated or non-torch file.
     """
+    verify_checksum(path)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
@@ -101,6 +109,32 @@ def load_torch_file(path, map_location='cpu'):
         raise UnsafeWeightsError(f'{path} holds pickled objects that are not tensors or plain values, so it was not '
                                  f'loaded (weights-only loading never runs code from a file). '
                                  f'{lines[0] if lines else error}') from error
+
+
+def checksum_path(path):
+    """Where the SHA-256 of ``path`` is kept."""
+    return f'{os.fspath(path)}.sha256'
+
+
+def file_sha256(path):
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_checksum(path):
+    """Raise :class:`ChecksumError` when ``<path>.sha256`` exists and ``path`` does not match it."""
+    digest_path = checksum_path(path)
+    if not os.path.isfile(digest_path) or not os.path.isfile(path):
+        return
+    with open(digest_path, encoding='ascii') as f:
+        expected = f.read().split()[0]
+    if file_sha256(path) != expected:
+        raise ChecksumError(f'{path} does not match its checksum {digest_path}: the file was changed or corrupted '
+                            '(bit flip, partial copy) after it was saved')
 
 
 def load_network(self, net, load_path, strict=True, param_key='params'):
