@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .utils.face_restorer import PRESETS, build_panini, load_panini_weights, prior_weight_to_bias
+from .utils.optional import EXPORT_INSTALL, import_optional
 
 
 class ExportedPanini(nn.Module):
@@ -47,13 +48,15 @@ def export_torchscript(program, example, path):
 
 def export_onnx(program, path, opset=18):
     """Write the exported graph to ONNX at ``path`` (input ``lq``, output ``restored``)."""
+    for module in ('onnx', 'onnxscript'):
+        import_optional(module, EXPORT_INSTALL, 'ONNX export')
     torch.onnx.export(program, input_names=['lq'], output_names=['restored'], f=str(path), opset_version=opset,
                       dynamo=True, external_data=False)
 
 
 def run_onnx(path, lq):
     """Run an ONNX file with onnxruntime (CPU) on a (B, 3, H, W) tensor; returns a numpy array."""
-    import onnxruntime
+    onnxruntime = import_optional('onnxruntime', EXPORT_INSTALL, 'Checking the ONNX file')
     session = onnxruntime.InferenceSession(str(path), providers=['CPUExecutionProvider'])
     return session.run(None, {'lq': lq.numpy()})[0]
 

@@ -181,5 +181,5 @@ def test_mtcnn_detects_the_face_or_names_its_install_command(astronaut, monkeypa
             return real_import(name, *args, **kwargs)
 
         monkeypatch.setattr(builtins, '__import__', no_facenet)
-    with pytest.raises(ImportError, match=r'pip install --no-deps facenet-pytorch==2\.6\.0.*--detector haar'):
+    with pytest.raises(ImportError, match=r'--detector mtcnn needs.*pip install --no-deps facenet-pytorch==2\.6\.0.*--detector haar'):
         FaceDetector('mtcnn')

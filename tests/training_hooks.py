@@ -16,6 +16,8 @@ import os
 import signal
 
 import torch
+
+import panini_arch  # noqa: F401  (before basicsr: makes it importable)
 from basicsr.models.sr_model import SRModel
 from basicsr.utils.dist_util import get_dist_info
 

@@ -180,8 +180,6 @@ def _check_train(problems, opt):
     known = TRAIN_KEYS.get(opt.get('model_type'))
     if known is not None:
         problems.unknown(train, known, 'train')
-    if 'total_iter' not in train:
-        problems.append('train.total_iter: required (the number of iterations to train)')
     problems.numbers(train, TRAIN_NUMBERS, 'train')
     for key, section in train.items():
         if not isinstance(section, dict):

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import torch
 
+from .optional import import_optional
 from .safe_load import load_torch_file
 
 Face = namedtuple('Face', ['box', 'score', 'landmarks'])
@@ -97,13 +98,10 @@ class FaceDetector:
 
 def load_mtcnn(device):
     """facenet-pytorch's MTCNN; ImportError with the install command when the package is missing."""
-    try:
-        from facenet_pytorch import MTCNN
-    except ImportError as error:
-        raise ImportError(f'--detector mtcnn needs the optional facenet-pytorch package: {MTCNN_INSTALL} '
-                          '(its metadata pins an old torch, hence --no-deps). Or use --detector haar (OpenCV, '
-                          f'always installed) or --detector retinaface. ({error})') from error
-    return MTCNN(keep_all=True, device=device)
+    facenet = import_optional('facenet_pytorch', f'{MTCNN_INSTALL} (its metadata pins an old torch, hence '
+                              '--no-deps); or use --detector haar (OpenCV, always installed) or --detector retinaface',
+                              '--detector mtcnn')
+    return facenet.MTCNN(keep_all=True, device=device)
 
 
 def load_retinaface(weights_path, device):
