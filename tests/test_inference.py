@@ -5,7 +5,7 @@ the package) and OpenCV's Haar cascade, which is always installed; the optional
 MTCNN detector is tested for detection when facenet-pytorch is installed and for
 its install-command error when it is not.
 """
-import builtins
+import importlib
 import importlib.util
 
 import cv2
@@ -16,6 +16,7 @@ from PIL import Image
 from skimage import data
 
 from panini_arch.inference import main
+from panini_arch.utils import optional
 from panini_arch.utils.face_detect import FaceDetector
 from panini_arch.utils.face_restorer import build_panini, match_color, prior_weight_to_bias
 from panini_arch.utils.image_io import read_photo
@@ -173,13 +174,13 @@ def test_mtcnn_detects_the_face_or_names_its_install_command(astronaut, monkeypa
         assert len(faces) == 1 and faces[0].landmarks.shape == (5, 2)
         haar = FaceDetector('haar').detect(astronaut)[0]
         assert np.abs(faces[0].landmarks - haar.landmarks).max() < 0.2 * (haar.box[2] - haar.box[0])
-        real_import = builtins.__import__
+        real_import = importlib.import_module
 
-        def no_facenet(name, *args, **kwargs):
+        def no_facenet(name, *args):
             if name.startswith('facenet_pytorch'):
                 raise ImportError(f'No module named {name!r}')
-            return real_import(name, *args, **kwargs)
+            return real_import(name, *args)
 
-        monkeypatch.setattr(builtins, '__import__', no_facenet)
+        monkeypatch.setattr(optional.importlib, 'import_module', no_facenet)
     with pytest.raises(ImportError, match=r'--detector mtcnn needs.*pip install --no-deps facenet-pytorch==2\.6\.0.*--detector haar'):
         FaceDetector('mtcnn')

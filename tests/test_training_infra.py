@@ -182,7 +182,7 @@ def test_auto_resume_after_sigkill_matches_uninterrupted_run(tmp_path, reference
     opt = write_options(root, tiny_options(data_root))
     killed = run(root, [sys.executable, TRAIN, '-opt', opt], PANINI_TEST_KILL_AFTER_ITER='8')
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
-    states = sorted(os.listdir(os.path.join(experiment(root), 'training_states')))
+    states = sorted(n for n in os.listdir(os.path.join(experiment(root), 'training_states')) if n.endswith('.state'))
     assert states == ['4.state', '8.state']
     assert not os.path.exists(os.path.join(experiment(root), 'models', 'net_g_latest.pth'))
 
@@ -303,7 +303,8 @@ def test_failed_save_keeps_previous_file(tmp_path, monkeypatch):
         checkpoint.atomic_save({'params': {'w': torch.ones(2)}}, str(target))
     monkeypatch.undo()
     assert torch.equal(torch.load(target, weights_only=True)['params']['w'], torch.zeros(2))
-    assert os.listdir(tmp_path) == ['net_g_latest.pth']
+    assert sorted(os.listdir(tmp_path)) == ['net_g_latest.pth', 'net_g_latest.pth.sha256']
+    checkpoint.verify_checksum(str(target))  # the old file still matches its checksum
 
 
 def test_backend_override_and_cpu_default(monkeypatch):
