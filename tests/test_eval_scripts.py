@@ -15,11 +15,13 @@ import yaml
 import panini_arch  # noqa: F401
 from basicsr.metrics import calculate_psnr
 from basicsr.utils.options import ordered_yaml
+from cli import net_from_args
+from panini_arch.archs.presets import PRESETS
+from panini_arch.data.eval_sets import generate_test_set, generate_theta_set
 from panini_arch.data.synthetic_faces import make_face_folder
-from panini_arch.data.test_sets import generate_test_set, generate_theta_set
-from panini_arch.evaluation.analysis import image_thetas, list_images, load_batch, net_from_args
-from panini_arch.evaluation.resize import restore, to_net_input
-from panini_arch.utils.face_restorer import PRESETS
+from panini_arch.evaluation.analysis import image_thetas, load_batch
+from panini_arch.metrics.resize_policy import restore, to_net_input
+from panini_arch.utils.image_io import list_images
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_NETS = {
@@ -199,7 +201,7 @@ def test_shipped_test_options_are_consistent(name):
 
 
 def test_build_generator_loads_a_checkpoint_and_refuses_missing_weights(tmp_path):
-    from panini_arch.evaluation.net_loading import build_generator
+    from panini_arch.archs.presets import build_generator
     net_opt = TINY_NETS['test_gpen_bfr_512']
     torch.manual_seed(3)
     reference = build_generator(net_opt, random_weights=True)

@@ -10,8 +10,8 @@ import yaml
 
 import panini_arch  # noqa: F401
 from panini_arch import test as test_entry
-from panini_arch.evaluation.metric_runner import MetricRunner
-from panini_arch.utils.face_restorer import PRESETS
+from panini_arch.archs.presets import PRESETS
+from panini_arch.metrics.metric_runner import MetricRunner
 from panini_arch.utils.safe_load import load_options
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

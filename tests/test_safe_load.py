@@ -3,6 +3,7 @@
 A hostile file would create a marker file; each test asserts the marker never appears
 (and, as a control, that the same payload does create it when loaded unsafely).
 """
+import argparse
 import glob
 import os
 import subprocess
@@ -13,19 +14,19 @@ import pytest
 import torch
 import yaml
 
-import panini_arch  # noqa: F401
+import panini_arch.trainer  # noqa: F401  (BaseModel.load_network is the trainer's)
 from basicsr.models.base_model import BaseModel
+from cli import add_net_args, net_from_args  # scripts/cli.py (pytest.ini puts scripts/ on the path)
 from panini_arch import test as test_entry
 from panini_arch import train as train_entry
 from panini_arch.archs.arch_util import load_state_dict_file
-from panini_arch.evaluation.analysis import add_net_args, net_from_args
+from panini_arch.archs.presets import build_panini, read_network_g
 from panini_arch.metrics.fid_metric import build_fid_inception
 from panini_arch.metrics.identity_metric import build_arcface
 from panini_arch.metrics.lpips_metric import build_lpips
 from panini_arch.metrics.metric_common import MetricWeightsError
-from panini_arch.ops.checkpoint import TrainingStateError, newest_training_state, read_training_state
-from panini_arch.utils.face_detect import load_retinaface
-from panini_arch.utils.face_restorer import build_panini
+from panini_arch.restoration.face_detect import load_retinaface
+from panini_arch.trainer.checkpoint import TrainingStateError, newest_training_state, read_training_state
 from panini_arch.utils.safe_load import UnsafeOptionsError, UnsafeWeightsError, load_options, load_options_text
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -105,15 +106,14 @@ def test_test_script_file_refuses_hostile_options(tmp_path):
 def test_inference_and_analysis_opt_refuse_hostile_options_and_accept_shipped(tmp_path):
     path, marker = hostile_options(str(tmp_path), HOSTILE_TAGS[0])
     with pytest.raises(UnsafeOptionsError):
-        build_panini(opt_path=path)
-    import argparse
+        read_network_g(path)
     parser = argparse.ArgumentParser()
     add_net_args(parser)
     with pytest.raises(UnsafeOptionsError):
         net_from_args(parser.parse_args(['--opt', path, '--random_weights']))
     assert not os.path.exists(marker)
     shipped = os.path.join(REPO, 'options', 'train_panini_fr_tiny.yml')
-    assert build_panini(opt_path=shipped).out_size == 128
+    assert build_panini(read_network_g(shipped)).out_size == 128
     assert net_from_args(parser.parse_args(['--opt', shipped, '--random_weights'])).out_size == 128
 
 

@@ -10,8 +10,8 @@ import panini_arch  # noqa: F401  (before basicsr: makes it importable)
 from basicsr.models.lr_scheduler import CosineAnnealingRestartLR
 from panini_arch.data.panini_degradation_dataset import PaniniDegradationDataset
 from panini_arch.models.option_checks import OptionError, check_options
-from panini_arch.ops import checkpoint
-from panini_arch.ops.checkpoint import NonFiniteWeightsError, TrainingStateError
+from panini_arch.trainer import checkpoint
+from panini_arch.trainer.checkpoint import NonFiniteWeightsError, TrainingStateError
 from panini_arch.utils.safe_load import ChecksumError, load_options, load_torch_file
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -22,16 +22,7 @@ def load_state_dict_file(module, path, key, what, source_hint=''):
         KeyError: ``key`` is not in the checkpoint.
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        hint = f' {source_hint}' if source_hint else ''
-        raise FileNotFoundError(f'{what} weights not found: {path}.{hint}')
-    try:
-        checkpoint = load_torch_file(path)
-    except UnsafeWeightsError:
-        raise
-    except Exception as error:  # torch raises several types for corrupt files
-        raise RuntimeError(f'Cannot read {what} weights from {path} (truncated or not a torch file?): '
-                           f'{error}') from error
+    checkpoint = read_weights_file(path, what, source_hint)
     state_dict = checkpoint
     if key is not None:
         if not isinstance(checkpoint, dict) or key not in checkpoint:
@@ -40,6 +31,27 @@ def load_state_dict_file(module, path, key, what, source_hint=''):
         state_dict = checkpoint[key]
     check_state_dict(module, state_dict, path, what)
     module.load_state_dict(state_dict, strict=True)
+
+
+def read_weights_file(path, what, source_hint=''):
+    """``torch.load(path, weights_only=True)`` on CPU, with errors naming the file and what it should hold.
+
+    Raises:
+        FileNotFoundError: the file does not exist (``source_hint`` says where users get it).
+        UnsafeWeightsError: the file pickles objects other than tensors and plain values.
+        RuntimeError: unreadable, truncated or corrupt (checksum) file.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        hint = f' {source_hint}' if source_hint else ''
+        raise FileNotFoundError(f'{what} weights not found: {path}.{hint}')
+    try:
+        return load_torch_file(path)
+    except UnsafeWeightsError:
+        raise
+    except Exception as error:  # torch raises several types for corrupt files
+        raise RuntimeError(f'Cannot read {what} weights from {path} (truncated or not a torch file?): '
+                           f'{error}') from error
 
 
 def check_state_dict(module, state_dict, path, what):

@@ -10,8 +10,6 @@ import unittest.mock
 import numpy as np
 import torch
 
-import basicsr.archs.inception as basicsr_inception
-from basicsr.metrics.fid import calculate_fid
 from basicsr.utils.registry import METRIC_REGISTRY
 from .metric_common import (MetricNotComputed, MetricWeightsError, image_to_tensor, load_metric_file, metric_device,
                             require_weights)
@@ -30,6 +28,7 @@ def build_fid_inception(inception_path):
     Raises:
         MetricWeightsError: ``inception_path`` missing.
     """
+    import basicsr.archs.inception as basicsr_inception  # torchvision's Inception: loaded only for FID
     path = require_weights(inception_path, 'FID', 'inception_path', INCEPTION_SOURCE)
     state = load_metric_file(path, 'FID', 'inception_path', INCEPTION_SOURCE)
     # BasicSR reads LOCAL_FID_WEIGHTS with a plain torch.load when it exists, else downloads with load_url:
@@ -96,6 +95,7 @@ class FID:
 
 def frechet_distance(features, features2):
     """Frechet distance of Gaussians fitted to two (N, D) feature arrays (BasicSR's ``calculate_fid``)."""
+    from basicsr.metrics.fid import calculate_fid  # imports BasicSR's Inception module
     mean, cov = features.mean(0), np.atleast_2d(np.cov(features, rowvar=False))
     mean2, cov2 = features2.mean(0), np.atleast_2d(np.cov(features2, rowvar=False))
     return float(calculate_fid(mean, cov, mean2, cov2))

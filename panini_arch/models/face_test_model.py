@@ -8,7 +8,7 @@ Options used (besides BasicSR's): ``network_g``; ``path.pretrain_network_g`` and
 
 Writes ``<results_root>/visualization/<dataset>/<name>.png`` (restored at GT size) and
 ``<results_root>/metrics_<dataset>.json`` (metric values or "not computed" reasons,
-images/s). The resize policy is :mod:`panini_arch.evaluation.resize`.
+images/s). The resize policy is :mod:`panini_arch.metrics.resize_policy`.
 
 One bad item costs only itself: a pair that cannot be read (or restored, or saved)
 is listed under ``failed`` with its reason, a metric failing on one image is
@@ -28,11 +28,12 @@ from tqdm import tqdm
 from basicsr.models.base_model import BaseModel
 from basicsr.utils import imwrite, tensor2img
 from basicsr.utils.registry import MODEL_REGISTRY
-from panini_arch.evaluation.item_errors import ItemsOrErrors, collate_items
-from panini_arch.evaluation.metric_runner import MetricRunner
-from panini_arch.evaluation.net_loading import build_generator_from_opt
-from panini_arch.evaluation.resize import restore
-from panini_arch.models.option_checks import check_options
+from panini_arch.archs.presets import build_generator_from_opt
+from panini_arch.data.item_errors import ItemsOrErrors, collate_items
+from panini_arch.metrics.metric_runner import MetricRunner
+from panini_arch.metrics.resize_policy import restore
+
+from .option_checks import check_options
 
 logger = logging.getLogger('basicsr')
 

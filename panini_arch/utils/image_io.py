@@ -16,6 +16,7 @@ YCbCr, 1-bit and LA images through PIL to BGR (+ alpha when the file has one); t
 EXIF orientation tag applied.
 """
 import io
+import os
 
 import cv2
 import numpy as np
@@ -158,6 +159,31 @@ def _exif_orientation(image):
         return int(image.getexif().get(EXIF_ORIENTATION_TAG, 1))
     except (OSError, ValueError, TypeError):
         return 1
+
+
+def list_images(folder, recursive=False, extensions=IMAGE_EXTENSIONS, required=False):
+    """Sorted paths (``folder`` joined with each name) of the files in ``folder`` ending with ``extensions``.
+
+    Args:
+        folder (str | Path): the folder; a missing one raises FileNotFoundError.
+        recursive (bool): also the files in sub-folders (paths keep the sub-folder).
+        extensions (tuple[str]): lower-case suffixes; matched case-insensitively.
+        required (bool): raise FileNotFoundError naming the folder when nothing matches.
+
+    Returns:
+        list[str]
+    """
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f'Folder not found: {folder}')
+    if recursive:
+        names = (os.path.relpath(os.path.join(d, f), folder) for d, _, files in os.walk(folder) for f in files)
+    else:
+        names = (n for n in os.listdir(folder) if os.path.isfile(os.path.join(folder, n)))
+    paths = sorted(os.path.join(folder, n) for n in names if n.lower().endswith(tuple(extensions)))
+    if required and not paths:
+        raise FileNotFoundError(f'No images in {folder} (extensions {", ".join(extensions)})')
+    return paths
 
 
 def read_bytes(path):

@@ -28,13 +28,12 @@ import time
 import torch
 from torch import nn
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, REPO)
+import panini_arch  # noqa: F401  (registers PaniniModel, PaniniNet, GFPGANv1Clean)
+from basicsr.models import build_model
+from basicsr.utils.registry import ARCH_REGISTRY
+from panini_arch.utils.safe_load import load_options
 
-import panini_arch  # noqa: E402,F401  (registers PaniniModel, PaniniNet, GFPGANv1Clean)
-from basicsr.models import build_model  # noqa: E402
-from basicsr.utils.registry import ARCH_REGISTRY  # noqa: E402
-from panini_arch.utils.safe_load import load_options  # noqa: E402
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 OPTIONS = {'tiny': 'options/train_panini_fr_tiny.yml', 'full': 'options/train_panini_fr.yml'}
 GFPGAN = {

@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 import torch
 
-from .optional import import_optional
-from .safe_load import load_torch_file
+from ..utils.optional import import_optional
+from ..utils.safe_load import load_torch_file
 
 Face = namedtuple('Face', ['box', 'score', 'landmarks'])
 Face.__doc__ = """One detection: box (4,) x0 y0 x1 y1, score in [0, 1], landmarks (5, 2) x y

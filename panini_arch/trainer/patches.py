@@ -1,8 +1,9 @@
 """Make BasicSR 1.4.2's trainer run on CPU, under torchrun, and with current torch.
 
-Imported by ``panini_arch.ops`` right after ``basicsr_compat``. Nothing in
-site-packages is edited: :func:`apply` rebinds every module attribute that
-refers to the BasicSR function being replaced.
+Applied by importing :mod:`panini_arch.trainer` (``panini_arch/train.py``,
+``test.py``, the options files' plugin tag), never by ``import panini_arch``.
+Nothing in site-packages is edited: :func:`apply` rebinds every module
+attribute that refers to the BasicSR function being replaced.
 
 * ``init_dist``: gloo without CUDA, nccl with it (``PANINI_DIST_BACKEND``
   overrides); the CUDA device is set from ``LOCAL_RANK`` only when CUDA
@@ -19,7 +20,7 @@ refers to the BasicSR function being replaced.
 * ``imfrombytes`` of BasicSR's ``PairedImageDataset`` (the test harness): colour
   images through :func:`panini_arch.utils.image_io.decode_image`, so float and
   16-bit files are scaled, and truncated or animated ones refused, as everywhere.
-* checkpoints, training states, resume (:mod:`panini_arch.ops.checkpoint`):
+* checkpoints, training states, resume (:mod:`panini_arch.trainer.checkpoint`):
   ``BaseModel.save_network`` / ``save_training_state`` / ``training_state``,
   ``load_resume_state``, ``EnlargedSampler`` and RNG-neutral validation.
 
@@ -33,12 +34,11 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.nn.parallel import DataParallel, DistributedDataParallel
-
-import numpy as np
 
 import basicsr.data.data_sampler as _data_sampler
 import basicsr.data.paired_image_dataset as _paired_dataset
@@ -47,6 +47,7 @@ import basicsr.utils.dist_util as _dist_util
 import basicsr.utils.options as _options
 from basicsr.models import build_model as _basicsr_build_model
 
+from ..models.option_checks import check_options, check_train_loader
 from ..utils.image_io import decode_image
 from ..utils.safe_load import OptionsLoader, load_network
 from .checkpoint import (ResumableSampler, atomic_save, keep_rng_state, load_resume_state, resume_training, save_network,
@@ -128,7 +129,6 @@ def _parse_and_check(parse_options):
 
     @functools.wraps(parse_options)
     def wrapper(*args, **kwargs):
-        from ..models.option_checks import check_options  # models import after ops (package order)
         sys.argv[1:] = [_dash_to_underscore(arg) for arg in sys.argv[1:]]
         opt, parsed = parse_options(*args, **kwargs)
         check_options(opt, parsed.opt)
@@ -139,7 +139,6 @@ def _parse_and_check(parse_options):
 
 def create_train_val_dataloader(opt, logger):
     """BasicSR's ``create_train_val_dataloader``; an error when the training loader would yield no batch."""
-    from ..models.option_checks import check_train_loader
     result = _basicsr_create_train_val_dataloader(opt, logger)
     check_train_loader(result[0], opt['datasets']['train'], opt.get('world_size', 1))
     return result
@@ -200,7 +199,5 @@ def apply():
             module.parse_options = parse_options
     _patch_basicsr_script()
 
-
-apply()
 
 __all__ = ['apply', 'atomic_save', 'build_model', 'dist_backend', 'init_dist', 'model_to_device']
