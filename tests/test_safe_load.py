@@ -55,7 +55,7 @@ def hostile_options(folder, tag):
 @pytest.mark.parametrize('path', SHIPPED, ids=os.path.basename)
 def test_every_shipped_options_file_loads_safely(path):
     opt = load_options(path)
-    assert opt['plugin'] == 'panini_arch' and 'network_g' in opt
+    assert opt['plugin'] == 'panini_arch.trainer' and 'network_g' in opt
 
 
 def test_control_unsafe_loader_runs_the_payload(tmp_path):
