@@ -1,7 +1,6 @@
 """scripts/test.py: one bad pair or one failing metric costs only itself; the rest is written, the exit status is 1."""
 import json
 import os
-import sys
 
 import cv2
 import numpy as np
@@ -52,22 +51,14 @@ def options(tmp_path, metrics):
     return path
 
 
-def run_test(tmp_path, monkeypatch, opt_path):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, 'argv', ['scripts/test.py', '-opt', str(opt_path)])
-    with pytest.raises(SystemExit) as info:
-        test_entry.main()
-    return info.value.code
-
-
-def test_bad_pairs_and_failing_metric_leave_every_other_result_written(tmp_path, monkeypatch, capsys):
+def test_bad_pairs_and_failing_metric_leave_every_other_result_written(tmp_path, run_entry, capsys):
     write_pairs(tmp_path, ['a.png', 'b.png', 'c.png', 'd.png', 'e.png'])
     (tmp_path / 'GT' / 'b.png').write_bytes(b'')  # 0-byte GT
     data = (tmp_path / 'LQ' / 'd.png').read_bytes()
     (tmp_path / 'LQ' / 'd.png').write_bytes(data[:len(data) // 2])  # truncated LQ
     metrics = {'psnr': {'type': 'calculate_psnr', 'crop_border': 0, 'test_y_channel': False},
                'niqe': {'type': 'calculate_niqe', 'crop_border': 0}}  # NIQE fails on 128 px images
-    assert run_test(tmp_path, monkeypatch, options(tmp_path, metrics)) == 1
+    assert run_entry(test_entry.main, options(tmp_path, metrics)) == 1
     summary = json.loads((tmp_path / 'results' / 'bad_neighbours' / 'metrics_CelebA-HQ-MFR.json').read_text())
     assert summary['num_images'] == 3 and summary['metrics']['psnr']['value'] > 0
     failed = {os.path.basename(item['image'].split(' / ')[0]): item['reason'] for item in summary['failed']}

@@ -1,6 +1,5 @@
 """Options are validated before work starts; every error names the option path."""
 import os
-import sys
 
 import pytest
 import torch
@@ -100,27 +99,23 @@ def test_gt_lq_mismatch_is_named(tmp_path):
     assert '1 image(s) in dataroot_lq' in message and 'x.png' in message
 
 
-def run_train(tmp_path, monkeypatch, opt_text):
+def run_train(tmp_path, run_entry, opt_text):
     path = tmp_path / 'opt.yml'
     path.write_text(opt_text, encoding='utf-8')
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, 'argv', ['train.py', '-opt', str(path)])
-    with pytest.raises(SystemExit) as info:
-        train_entry.main()
-    return info.value.code
+    return run_entry(train_entry.main, path)
 
 
-def test_trainer_stops_on_bad_options_before_any_work(tmp_path, monkeypatch, capsys):
+def test_trainer_stops_on_bad_options_before_any_work(tmp_path, run_entry, capsys):
     text = open(os.path.join(REPO, 'options', 'train_panini_fr_tiny.yml'), encoding='utf-8').read()
-    assert run_train(tmp_path, monkeypatch, text.replace('total_iter: 32', 'total_iter: -5')) == 2
+    assert run_train(tmp_path, run_entry, text.replace('total_iter: 32', 'total_iter: -5')) == 2
     assert 'train.total_iter: must be >= 1, got -5' in capsys.readouterr().err
     assert not (tmp_path / 'experiments').exists()
 
 
-def test_dataset_smaller_than_one_batch_is_an_error(tmp_path, monkeypatch, capsys):
+def test_dataset_smaller_than_one_batch_is_an_error(tmp_path, run_entry, capsys):
     text = open(os.path.join(REPO, 'options', 'train_udrl_tiny.yml'), encoding='utf-8').read()
     text = text.replace('dataroot_gt: datasets/udrl_faces_tiny', f'dataroot_gt: {REPO}/data/faces_tiny')
     text = text.replace('dataroot_gt: data/faces_udrl_val', f'dataroot_gt: {REPO}/data/faces_udrl_val')
-    assert run_train(tmp_path, monkeypatch, text) == 2
+    assert run_train(tmp_path, run_entry, text) == 2
     err = capsys.readouterr().err
     assert 'datasets.train: 16 image(s)' in err and 'fewer than batch_size_per_gpu=32' in err

@@ -6,7 +6,6 @@ weights). Training runs are subprocesses with ``OMP_NUM_THREADS=1``;
 after a save and dumps every rank's final ``net_g``.
 """
 import copy
-import json
 import logging
 import math
 import os
@@ -23,8 +22,8 @@ from torch.nn import functional as F
 import panini_arch  # noqa: F401  (registers everything with BasicSR)
 from basicsr.data import build_dataset
 from basicsr.models import build_model
-from basicsr.utils.options import ordered_yaml
 from panini_arch.models.train_checks import NonFiniteLossError, check_weight_files
+from panini_arch.utils.safe_load import load_options
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTS = os.path.dirname(os.path.abspath(__file__))
@@ -35,9 +34,8 @@ LOSS_LINE = re.compile(r'iter:\s+(\d+),.*l_g_pix: (\S+) l_g_percep: (\S+) l_g_ga
 
 
 def read_options(name):
-    """options/train_panini_<name>.yml as plain dicts (the plugin tag imports panini_arch)."""
-    with open(os.path.join(REPO, 'options', f'train_panini_{name}.yml')) as f:
-        return json.loads(json.dumps(yaml.load(f, Loader=ordered_yaml()[0])))
+    """options/train_panini_<name>.yml as plain dicts (the safe loader; the plugin tag imports the trainer)."""
+    return load_options(os.path.join(REPO, 'options', f'train_panini_{name}.yml'))
 
 
 def tiny_options(name='fr_tiny'):

@@ -83,13 +83,9 @@ def test_only_the_plugin_tags_are_accepted():
 
 
 @pytest.mark.parametrize('entry', [train_entry, test_entry], ids=['train', 'test'])
-def test_trainer_entry_points_refuse_hostile_options(tmp_path, monkeypatch, capsys, entry):
+def test_trainer_entry_points_refuse_hostile_options(tmp_path, run_entry, capsys, entry):
     path, marker = hostile_options(str(tmp_path), HOSTILE_TAGS[0])
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, 'argv', ['x.py', '-opt', path])
-    with pytest.raises(SystemExit) as info:
-        entry.main()
-    assert info.value.code == 2
+    assert run_entry(entry.main, path) == 2
     err = capsys.readouterr().err
     assert path in err and 'python/object/apply:builtins.open' in err
     assert not os.path.exists(marker) and not os.path.exists(tmp_path / 'experiments')

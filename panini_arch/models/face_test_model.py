@@ -66,7 +66,7 @@ class FaceTestModel(BaseModel):
                             num_workers=val_opt.get('num_workers', 0), collate_fn=collate_items)
         metrics = MetricRunner(val_opt.get('metrics'))
         image_folder = osp.join(self.opt['path']['visualization'], dataset_name)
-        net_seconds, done, failed = 0.0, 0, []
+        net_seconds, done, failed = 0.0, [], []
         progress = tqdm(total=len(dataset), unit='img', desc=self.opt['name'])
         for batch, errors in loader:
             failed.extend(errors)
@@ -88,17 +88,18 @@ class FaceTestModel(BaseModel):
                         failed.append((lq_path, f'cannot save the restored image: {error}'))
                         continue
                 metrics.update(restored_img, gt_img, osp.basename(lq_path))
-                done += 1
+                done.append(osp.splitext(osp.basename(lq_path))[0])
             progress.update(len(output))
         progress.close()
-        summary = self._summary(dataset, metrics.results(), done, net_seconds, image_folder if save_img else None)
+        summary = self._summary(dataset, metrics.results(), len(done), net_seconds, image_folder if save_img else None)
+        summary['images'] = done
         summary['failed'] = [{'image': name, 'reason': reason} for name, reason in failed]
         summary_path = osp.join(self.opt['path']['results_root'], f'metrics_{dataset_name}.json')
         with open(summary_path, 'w', encoding='utf-8') as f:
             json.dump(summary, f, indent=2)
         logger.info(f'{self.opt["name"]} on {dataset_name}: {json.dumps(summary["metrics"])}; '
                     f'{summary["images_per_second"]:.3f} images/s ({summary["device"]}). Summary: {summary_path}')
-        self._raise_failures(dataset_name, done, failed, metrics.failures, summary_path)
+        self._raise_failures(dataset_name, len(done), failed, metrics.failures, summary_path)
         return summary
 
     @staticmethod
@@ -119,9 +120,9 @@ class FaceTestModel(BaseModel):
             'paper': self.opt.get('paper'),
             'random_weights': bool(self.opt.get('random_weights', False)),
             'dataset': dataset.opt['name'],
-            'lq_folder': dataset.opt.get('dataroot_lq'),
-            'gt_folder': dataset.opt.get('dataroot_gt'),
-            'results_folder': image_folder,
+            'lq_folder': _absolute(dataset.opt.get('dataroot_lq')),
+            'gt_folder': _absolute(dataset.opt.get('dataroot_gt')),
+            'results_folder': _absolute(image_folder),
             'num_images': count,
             'input_size': self.input_size,
             'batch_size': self.opt['val'].get('batch_size', 1),
@@ -130,3 +131,8 @@ class FaceTestModel(BaseModel):
             'images_per_second': count / max(net_seconds, 1e-9),
             'metrics': metric_results,
         }
+
+
+def _absolute(folder):
+    """``folder`` as an absolute path (None stays None), so a summary is read the same from any folder."""
+    return osp.abspath(folder) if folder else folder
