@@ -124,7 +124,8 @@ def list_inputs(path):
     files = sorted(p for p in path.iterdir() if p.is_file())
     inputs = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS + VIDEO_EXTENSIONS]
     if not inputs:
-        raise FileNotFoundError(f'No image or video in {path} (extensions {" ".join(IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)})')
+        extensions = ' '.join(IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)
+        raise FileNotFoundError(f'No image or video in {path} (extensions {extensions})')
     return inputs, [p.name for p in files if p not in inputs]
 
 

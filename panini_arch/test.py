@@ -19,8 +19,9 @@ from panini_arch.utils.safe_load import UnsafeOptionsError  # noqa: E402
 def main():
     """Run ``basicsr.test.test_pipeline`` with the working directory as root path.
 
-    An options file that is refused (a Python tag) or invalid (``option_checks``) stops with its message and exit status 2; an
-    evaluation in which some images or metrics failed (the rest written) ends with the list and status 1.
+    An options file that is refused (a Python tag) or invalid (``option_checks``) stops with its
+    message and exit status 2; an evaluation in which some images or metrics failed (the rest
+    written) ends with the list and status 1.
     """
     try:
         test_pipeline(os.getcwd())

@@ -22,7 +22,8 @@ from panini_arch.utils.safe_load import UnsafeOptionsError  # noqa: E402
 def main():
     """Run ``basicsr.train.train_pipeline`` with the working directory as root path.
 
-    An options file that is refused (a Python tag) or invalid (``option_checks``) stops with its message and exit status 2.
+    An options file that is refused (a Python tag) or invalid (``option_checks``) stops with its
+    message and exit status 2.
     """
     try:
         train_pipeline(os.getcwd())

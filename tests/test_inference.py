@@ -144,7 +144,8 @@ def test_checkpoint_is_loaded_and_missing_one_is_a_clear_error(tmp_path, astrona
         expected = ((net.eval()(lq)[0].clamp(-1, 1) + 1) * 127.5).round().permute(1, 2, 0).numpy()[:, :, ::-1]
     written = cv2.imread(str(tmp_path / 'out' / 'restored_faces' / 'face_00.png')).astype(int)
     assert np.abs(written - expected).max() <= 1
-    assert main(['-i', str(tmp_path / 'face.png'), '-o', str(tmp_path / 'o2'), '--arch', 'tiny', '--device', 'cpu']) == 2
+    args = ['-i', str(tmp_path / 'face.png'), '-o', str(tmp_path / 'o2'), '--arch', 'tiny', '--device', 'cpu']
+    assert main(args) == 2
     assert 'No --model_path' in capsys.readouterr().err
     assert main(['-i', str(tmp_path / 'face.png'), '-o', str(tmp_path / 'o2'), '--arch', 'tiny',
                  '--model_path', str(tmp_path / 'missing.pth'), '--device', 'cpu']) == 2
@@ -183,5 +184,6 @@ def test_mtcnn_detects_the_face_or_names_its_install_command(astronaut, monkeypa
             return real_import(name, *args)
 
         monkeypatch.setattr(optional.importlib, 'import_module', no_facenet)
-    with pytest.raises(ImportError, match=r'--detector mtcnn needs.*pip install --no-deps facenet-pytorch==2\.6\.0.*--detector haar'):
+    hint = r'--detector mtcnn needs.*pip install --no-deps facenet-pytorch==2\.6\.0.*--detector haar'
+    with pytest.raises(ImportError, match=hint):
         FaceDetector('mtcnn')

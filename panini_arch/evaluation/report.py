@@ -42,6 +42,10 @@ def _resolve_folders(run, summary_path):
     return run
 
 
+def _few(names, shown=5):
+    return ', '.join(names[:shown]) + (' ...' if len(names) > shown else '') if names else 'none'
+
+
 def image_set_warnings(runs):
     """Warnings when the runs were not measured on the same images (their numbers are then not comparable)."""
     warnings = []
@@ -53,8 +57,7 @@ def image_set_warnings(runs):
             if ours != theirs:
                 missing, extra = sorted(ours - theirs), sorted(theirs - ours)
                 warnings.append(f"{label} covers other images than {first['method']}: {len(run['images'])} vs "
-                                f"{len(first['images'])} images; missing {missing[:5]}{' ...' if len(missing) > 5 else ''}"
-                                f", extra {extra[:5]}{' ...' if len(extra) > 5 else ''}")
+                                f"{len(first['images'])} images; missing {_few(missing)}, extra {_few(extra)}")
         elif run['num_images'] != first['num_images'] or run.get('gt_folder') != first.get('gt_folder'):
             warnings.append(f"{label} covers other images than {first['method']}: {run['num_images']} images of "
                             f"{run.get('gt_folder')} vs {first['num_images']} of {first.get('gt_folder')}")

@@ -20,6 +20,7 @@ A training set smaller than one batch (``drop_last``) is caught when the loader
 is built (:func:`check_train_loader`).
 """
 import difflib
+import math
 import os
 
 import torch
@@ -106,7 +107,7 @@ class _Problems(list):
                 self.append(f'{path}: {value!r} is a string, not {what} (YAML 1.1 reads an exponent without a dot '
                             f'as text): write it with a dot (1.0e-4) or as !!float {value}')
             return False
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or abs(value) == float('inf'):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             self.append(f'{path}: must be {what}, got {value!r}')
             return False
         if integer and not float(value).is_integer():  # !!float 5e3 is a whole number, as BasicSR's files write them

@@ -50,8 +50,8 @@ from basicsr.models import build_model as _basicsr_build_model
 from ..models.option_checks import check_options, check_train_loader
 from ..utils.image_io import decode_image
 from ..utils.safe_load import OptionsLoader, load_network
-from .checkpoint import (ResumableSampler, atomic_save, keep_rng_state, load_resume_state, resume_training, save_network,
-                         save_training_state, training_state)
+from .checkpoint import (ResumableSampler, atomic_save, keep_rng_state, load_resume_state, resume_training,
+                         save_network, save_training_state, training_state)
 
 _basicsr_ordered_yaml = _options.ordered_yaml
 _basicsr_imfrombytes = _paired_dataset.imfrombytes
