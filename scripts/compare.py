@@ -15,6 +15,7 @@ import sys
 
 from panini_arch.evaluation.report import (comparison_table, image_grid, image_set_warnings, load_runs,
                                            not_computed_reasons, write_csv, write_markdown)
+from panini_arch.utils.image_io import list_images
 
 
 def parse_args(argv=None):
@@ -43,7 +44,7 @@ def main(argv=None):
     write_csv(rows, os.path.join(args.out, 'comparison.csv'))
     with_images = [run for run in runs if run.get('results_folder')]
     if with_images:
-        names = sorted(os.path.splitext(f)[0] for f in os.listdir(with_images[0]['results_folder']))
+        names = [os.path.splitext(os.path.basename(f))[0] for f in list_images(with_images[0]['results_folder'])]
         image_grid(with_images, args.faces or names[:args.num_faces], os.path.join(args.out, 'grid.png'), args.cell)
     print(open(os.path.join(args.out, 'comparison.md'), encoding='utf-8').read())
     print(f'Wrote {args.out}/comparison.md, comparison.csv' + (', grid.png' if with_images else ''))

@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 from tqdm import tqdm
 
+from panini_arch.utils.image_io import list_images
 from panini_arch.utils.safe_load import load_options
 
 OPTIONS_DIR = Path(__file__).resolve().parents[1] / 'options'
@@ -101,7 +102,7 @@ def panini_options(train_dir, val_dir, iters, dre_path, dre_pool_size, lr, batch
 
 def count_images(folder):
     """Number of PNG files in ``folder``."""
-    return sum(1 for name in os.listdir(folder) if name.endswith('.png'))
+    return len(list_images(folder, extensions=('.png',)))
 
 
 def run_training(opt, work_dir):

@@ -107,6 +107,8 @@ def load_checkpoint(net, path, param_key='auto', what=None, source_hint=WEIGHTS_
 def build_generator(network_opt, model_path=None, param_key='params', random_weights=False):
     """Build ``network_opt['type']`` from ARCH_REGISTRY and load ``model_path`` with :func:`load_checkpoint`.
 
+    A PaniniNet is built by :func:`build_panini` (its weights all come from ``model_path``).
+
     Args:
         network_opt (dict): ``network_g`` options (``type`` + constructor arguments).
         model_path (str | None): checkpoint; required unless ``random_weights``.
@@ -118,7 +120,7 @@ def build_generator(network_opt, model_path=None, param_key='params', random_wei
     """
     network_opt = deepcopy(network_opt)
     what = network_opt['type']
-    net = build_network(network_opt)
+    net = build_panini(network_opt) if what == 'PaniniNet' else build_network(network_opt)
     if model_path:
         load_checkpoint(net, model_path, param_key, what, WEIGHTS_HINT)
     elif random_weights:
