@@ -16,8 +16,8 @@ from pathlib import Path
 import yaml
 from tqdm import tqdm
 
-from panini_arch.archs.presets import read_options
 from panini_arch.utils.image_io import list_images
+from panini_arch.utils.safe_load import load_options
 
 OPTIONS_DIR = Path(__file__).resolve().parents[1] / 'options'
 ITER_PATTERN = re.compile(r'iter:\s*([\d,]+)')
@@ -29,7 +29,7 @@ def load_template(name):
     if not path.is_file():
         raise FileNotFoundError(f'{path} not found: run the demo from a checkout of panini-arch '
                                 '(python scripts/demo.py in the repository).')
-    return read_options(path)
+    return load_options(path)
 
 
 def point_datasets(opt, train_dir, val_dir):

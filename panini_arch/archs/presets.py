@@ -14,10 +14,9 @@
 import logging
 from copy import deepcopy
 
-import yaml
 from basicsr.archs import build_network
-from basicsr.utils.options import ordered_yaml
 
+from ..utils.safe_load import load_options
 from .arch_util import check_state_dict, read_weights_file, without_weight_paths
 
 _SR16 = dict(in_size=64, out_size=1024, degradation_input='learned', rrdb_channels=64, num_rrdb=23, cbam_reduction=8)
@@ -35,15 +34,9 @@ RANDOM_WEIGHTS_WARNING = ('!!! RANDOM WEIGHTS: {what} is randomly initialised (r
 logger = logging.getLogger('basicsr')
 
 
-def read_options(opt_path):
-    """A BasicSR options file as a dict (the reader every tool that takes ``--opt`` uses)."""
-    with open(opt_path, encoding='utf-8') as f:
-        return yaml.load(f, Loader=ordered_yaml()[0])
-
-
 def read_network_g(opt_path):
     """The ``network_g`` section of a BasicSR options file (a dict)."""
-    opt = read_options(opt_path)
+    opt = load_options(opt_path)
     if 'network_g' not in (opt or {}):
         raise KeyError(f'{opt_path} has no network_g section')
     return dict(opt['network_g'])

@@ -15,6 +15,7 @@ from basicsr.utils.registry import MODEL_REGISTRY
 
 from ..archs.arch_util import load_state_dict_file, set_memory_format
 from .hand_over import degrade_on_device, degrades_here, model_input
+from .option_checks import check_options
 from .train_checks import CHECKPOINT_SOURCE, DISCRIMINATOR_SOURCE, NonFiniteGuard, check_weight_files
 
 AMP_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
@@ -51,6 +52,7 @@ class PaniniModel(BaseModel):
     """
 
     def __init__(self, opt):
+        check_options(opt)
         super().__init__(opt)
         check_weight_files(opt)
         train_opt = opt.get('train') or {}

@@ -17,7 +17,9 @@ from basicsr.models.base_model import BaseModel
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 
+from ..utils.safe_load import load_network
 from .hand_over import degrade_on_device, degrades_here, model_input
+from .option_checks import check_options
 
 
 def moco_logits(q, k, queue, temperature):
@@ -85,6 +87,7 @@ class UDRLModel(BaseModel):
     """
 
     def __init__(self, opt):
+        check_options(opt)
         super().__init__(opt)
         self.degrade_on_device = bool((opt.get('train') or {}).get('degrade_on_device', False))
         if self.degrade_on_device:
@@ -102,6 +105,8 @@ class UDRLModel(BaseModel):
 
         if self.is_train:
             self.init_training_settings()
+
+    load_network = load_network  # weights only: path.pretrain_network_g may come from anywhere
 
     def init_training_settings(self):
         train_opt = self.opt['train']
