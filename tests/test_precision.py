@@ -1,4 +1,5 @@
 """Inference precision and layout (panini_arch.archs.precision) and the flags that reach it."""
+import cv2
 import pytest
 import torch
 
@@ -9,6 +10,7 @@ from panini_arch.archs.precision import InferenceRunner, channels_last_by_defaul
 from panini_arch.inference import main as restore_main
 from panini_arch.test import precision_to_force_yml
 from panini_arch.archs.presets import PRESETS
+from panini_arch.data.synthetic_faces import draw_face
 
 
 @pytest.fixture(scope='module')
@@ -41,16 +43,20 @@ def test_auto_layout_only_for_the_measured_case(tiny_net):
     assert InferenceRunner(tiny_net, 'cpu', channels_last=True).channels_last  # YAML's `on`
 
 
-def test_fp16_needs_cuda_and_bad_values_are_named(tiny_net, tmp_path):
+def test_fp16_needs_cuda_and_bad_values_are_named(tiny_net, tmp_path, capsys):
     with pytest.raises(ValueError, match='fp16 needs a CUDA device.*bf16 or fp32'):
         InferenceRunner(tiny_net, 'cpu', 'fp16')
     with pytest.raises(ValueError, match='precision must be one of'):
         InferenceRunner(tiny_net, 'cpu', 'int8')
     with pytest.raises(ValueError, match='channels_last must be one of'):
         InferenceRunner(tiny_net, 'cpu', 'fp32', 'maybe')
-    with pytest.raises(ValueError, match='fp16 needs a CUDA device'), pytest.warns(UserWarning, match='RANDOM'):
-        restore_main(['-i', str(tmp_path), '-o', str(tmp_path / 'out'), '--arch', 'tiny', '--random_weights',
-                      '--device', 'cpu', '--aligned', '--precision', 'fp16'])
+    face = tmp_path / 'in' / 'face.png'
+    face.parent.mkdir()
+    cv2.imwrite(str(face), draw_face(64, 0))
+    with pytest.warns(UserWarning, match='RANDOM'):
+        assert restore_main(['-i', str(face.parent), '-o', str(tmp_path / 'out'), '--arch', 'tiny', '--random_weights',
+                             '--device', 'cpu', '--aligned', '--precision', 'fp16']) == 2
+    assert 'fp16 needs a CUDA device (got cpu)' in capsys.readouterr().err
 
 
 def test_test_script_flags_become_force_yml_entries():
