@@ -1,11 +1,18 @@
 """Loading published or trained weights into a module, with errors that name the file."""
+import logging
 import os
+import zipfile
 
 import torch
+
+logger = logging.getLogger('basicsr')
 
 
 def load_state_dict_file(module, path, key, what, source_hint=''):
     """Load ``torch.load(path)[key]`` into ``module`` strictly, weights only.
+
+    A file in one of the authors' layouts (Panini MFR/SR, MoCo, MMEditing StyleGAN2; see
+    :mod:`.official_convert`) is recognised whatever ``key`` says, converted in memory, and logged.
 
     Args:
         module (nn.Module): receives the weights.
@@ -20,24 +27,43 @@ def load_state_dict_file(module, path, key, what, source_hint=''):
         RuntimeError: unreadable/truncated file, or missing, unexpected or
             wrongly shaped keys (all listed).
         KeyError: ``key`` is not in the checkpoint.
+        OfficialCheckpointError (ValueError): an authors' file for another kind of network, or a damaged one.
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        hint = f' {source_hint}' if source_hint else ''
-        raise FileNotFoundError(f'{what} weights not found: {path}.{hint}')
-    try:
-        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as error:  # torch raises several types for corrupt files
-        raise RuntimeError(f'Cannot read {what} weights from {path} (truncated or not a torch file?): '
-                           f'{error}') from error
+    checkpoint = read_checkpoint(path, what, source_hint)
+    from .official_convert import state_dict_for  # it builds the archs, which import this module
+    official = state_dict_for(module, checkpoint, path)
     state_dict = checkpoint
-    if key is not None:
+    if official is not None:
+        state_dict, note = official
+        logger.info(note)
+        if not logger.hasHandlers():
+            print(note, flush=True)
+    elif key is not None:
         if not isinstance(checkpoint, dict) or key not in checkpoint:
             found = sorted(checkpoint.keys()) if isinstance(checkpoint, dict) else type(checkpoint).__name__
             raise KeyError(f'{path} has no key {key!r} holding the {what} weights; found: {found}')
         state_dict = checkpoint[key]
     check_state_dict(module, state_dict, path, what)
     module.load_state_dict(state_dict, strict=True)
+
+
+def read_checkpoint(path, what='checkpoint', source_hint=''):
+    """``torch.load`` on CPU, weights only, memory-mapped when the file is a zip-format save.
+
+    Raises:
+        FileNotFoundError: the file does not exist (with ``source_hint``).
+        RuntimeError: unreadable or truncated file, or one holding more than tensors and plain data.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        hint = f' {source_hint}' if source_hint else ''
+        raise FileNotFoundError(f'{what} weights not found: {path}.{hint}')
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True, mmap=zipfile.is_zipfile(path))
+    except Exception as error:  # torch raises several types for corrupt files
+        raise RuntimeError(f'Cannot read {what} weights from {path} (truncated or not a torch file?): '
+                           f'{error}') from error
 
 
 def check_state_dict(module, state_dict, path, what):

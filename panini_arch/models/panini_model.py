@@ -147,7 +147,9 @@ class PaniniModel(BaseModel):
         """One iteration: G step (when due) then D step; non-finite losses skip their update."""
         loss_dict = OrderedDict()
         skipped = []
-        if current_iter % self.net_d_iters == 0 and current_iter > self.net_d_init_iters:
+        running_stats = self._running_stats()
+        g_due = current_iter % self.net_d_iters == 0 and current_iter > self.net_d_init_iters
+        if g_due:
             if not self._optimize_g(loss_dict):
                 skipped.append('net_g')
         else:
@@ -155,8 +157,24 @@ class PaniniModel(BaseModel):
                 self.output = self.net_g(self.lq).float()
         if not self._optimize_d(current_iter, loss_dict):
             skipped.append('net_d')
+        if 'net_g' in skipped or (skipped and not g_due):
+            self._running_stats(restore=running_stats)
         self.log_dict = self.reduce_loss_dict(loss_dict)
         self.guard.end_iteration(current_iter, skipped, loss_dict)
+
+    @torch.no_grad()
+    def _running_stats(self, restore=None):
+        """Copies of net_g's batch-norm statistics (the IFE's CBAM, a trained DRE), or put ``restore`` back.
+
+        The forward of a skipped (non-finite) step has already moved them; restoring keeps them finite.
+        """
+        buffers = {name: buffer for name, buffer in self.get_bare_model(self.net_g).named_buffers()
+                   if name.endswith(('running_mean', 'running_var', 'num_batches_tracked'))}
+        if restore is None:
+            return {name: buffer.clone() for name, buffer in buffers.items()}
+        for name, saved in restore.items():
+            buffers[name].copy_(saved)
+        return restore
 
     def _optimize_g(self, loss_dict):
         """Generator step; returns False when it was skipped for a non-finite loss."""
