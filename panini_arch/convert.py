@@ -18,9 +18,9 @@ import argparse
 import os
 import sys
 
-from .archs.arch_util import read_checkpoint
+from .archs.arch_util import read_weights_file
 from .archs.official_convert import KIND_NAMES, OfficialCheckpointError, convert
-from .ops.checkpoint import atomic_save
+from .trainer.checkpoint import atomic_save
 
 
 def parse_args(argv=None):
@@ -63,7 +63,7 @@ def run(input_path, output_path, discriminator_path=None, echo=print):
             raise OfficialCheckpointError(f'{role} {path} is the input file; choose another name')
     if discriminator_path is not None and os.path.abspath(discriminator_path) == os.path.abspath(output_path):
         raise OfficialCheckpointError(f'--discriminator {discriminator_path} is the same file as OUT')
-    checkpoint = read_checkpoint(input_path, 'official')
+    checkpoint = read_weights_file(input_path, 'official')
     conversion = convert(checkpoint, input_path, discriminator=discriminator_path is not None)
     if conversion.kind == 'moco' and discriminator_path is not None:
         raise OfficialCheckpointError(f'{input_path} is {KIND_NAMES["moco"]}: it has no discriminator')

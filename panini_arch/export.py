@@ -11,7 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .utils.face_restorer import PRESETS, build_panini, load_panini_weights, prior_weight_to_bias
+from .archs.presets import PANINI_SOURCE, PRESETS, build_panini, load_checkpoint, read_network_g
+from .restoration.face_restorer import prior_weight_to_bias
 
 
 class ExportedPanini(nn.Module):
@@ -82,9 +83,9 @@ def parse_args(argv=None):
 def main(argv=None):
     """Export and print the max abs difference of each format against PyTorch; returns {format: diff}."""
     args = parse_args(argv)
-    net = build_panini(args.arch, args.opt).eval()
+    net = build_panini(read_network_g(args.opt) if args.opt else args.arch).eval()
     if args.model_path:
-        load_panini_weights(net, args.model_path)
+        load_checkpoint(net, args.model_path, 'auto', 'Panini-Net', PANINI_SOURCE)
     elif not args.random_weights:
         raise FileNotFoundError('Pass --model_path (a trained checkpoint) or --random_weights (untrained, tests).')
     module = ExportedPanini(net, prior_weight_to_bias(args.prior_weight)).eval()

@@ -10,15 +10,19 @@ at the end. RGBA photos keep their alpha channel (resized alongside, saved as PN
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 from tqdm import tqdm
 
-from .utils.face_align import resize_in_strips
-from .utils.face_restorer import PRESETS, make_restorer
-from .utils.image_io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, read_photo
+from .archs.presets import PANINI_SOURCE, PRESETS, build_panini, load_checkpoint, read_network_g
+from .restoration.face_detect import FaceDetector
+from .restoration.face_restorer import PaniniRestorer
+from .restoration.paste_back import resize_in_strips
+from .utils.image_io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, list_images, read_photo
 
 
 def parse_args(argv=None):
@@ -26,9 +30,10 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('-i', '--input', required=True, help='image file, folder of images, or video file')
     parser.add_argument('-o', '--output', default='results', help='output folder')
-    parser.add_argument('--model_path', help='trained Panini-Net checkpoint (key params_ema, else params)')
+    parser.add_argument('--model_path',
+                        help='trained Panini-Net checkpoint (key params_ema, else params, else a bare state dict)')
     parser.add_argument('--arch', default='fr', choices=sorted(PRESETS),
-                        help='network preset: fr (512->1024), sr16 (64->1024), tiny (64->128, tests)')
+                        help='network preset: fr (512->1024), sr16 and catconv (64->1024), tiny (64->128, tests)')
     parser.add_argument('--opt', help='BasicSR option file whose network_g builds the net (overrides --arch)')
     parser.add_argument('--random_weights', action='store_true',
                         help='TESTS/DEMOS ONLY: use an untrained net when no --model_path is given')
@@ -60,7 +65,31 @@ def list_inputs(path):
         return [path]
     if not path.is_dir():
         raise FileNotFoundError(f'Input not found: {path}')
-    return sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)
+    return [Path(p) for p in list_images(path, extensions=IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)]
+
+
+def select_device(name):
+    """'cpu', 'cuda' or 'auto' (CUDA when available) -> torch.device."""
+    if name == 'auto':
+        name = 'cuda' if torch.cuda.is_available() else 'cpu'
+    if name == 'cuda' and not torch.cuda.is_available():
+        raise RuntimeError('--device cuda was asked for but CUDA is not available.')
+    return torch.device(name)
+
+
+def load_net(args):
+    """The PaniniNet of ``--opt`` or ``--arch`` with the weights of ``--model_path`` (or random, with a warning)."""
+    net = build_panini(read_network_g(args.opt) if args.opt else args.arch)
+    if args.model_path:
+        load_checkpoint(net, args.model_path, 'auto', 'Panini-Net', PANINI_SOURCE)
+    elif args.random_weights:
+        warnings.warn('RANDOM WEIGHTS: --random_weights builds an untrained Panini-Net. Its output is noise-like '
+                      'and only good for tests and demos of the pipeline.', stacklevel=2)
+    else:
+        raise FileNotFoundError('No --model_path given. Pass a trained Panini-Net checkpoint '
+                                '(scripts/demo.py trains a small one offline), or --random_weights for a pipeline '
+                                'test with an untrained net.')
+    return net
 
 
 class OutputWriter:
@@ -144,7 +173,12 @@ def restore_video(restorer, writer, path, aligned):
 def main(argv=None):
     """Entry point of ``panini-restore`` and ``scripts/inference_panini.py``; returns 0."""
     args = parse_args(argv)
-    restorer = make_restorer(args)
+    device = select_device(args.device)
+    net = load_net(args)
+    detector = None if args.aligned else FaceDetector(args.detector, device, args.detector_path)
+    restorer = PaniniRestorer(net, device, upscale=args.upscale, prior_weight=args.prior_weight,
+                              preserve_color=args.preserve_color, batch_size=args.batch_size, detector=detector,
+                              only_center_face=args.only_center_face)
     writer = OutputWriter(args.output, args.ext, args.suffix)
     inputs = list_inputs(args.input)
     no_face, total_faces = [], 0

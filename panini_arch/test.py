@@ -9,7 +9,7 @@ import sys
 if not __package__:  # run as a file: make the repository, not panini_arch/, importable
     sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-import panini_arch  # noqa: E402,F401  (patches BasicSR and fills its registries)
+import panini_arch.trainer  # noqa: E402,F401  (registers everything, then applies the trainer fixes)
 from basicsr.test import test_pipeline  # noqa: E402
 
 

@@ -12,20 +12,15 @@ and ``theta.png`` into ``--out``.
 import argparse
 import csv
 import os
-import sys
 
-import matplotlib
 import numpy as np
+from tqdm import tqdm
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-matplotlib.use('Agg')
-
-import matplotlib.pyplot as plt  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from panini_arch.evaluation.analysis import (add_net_args, find_level_folders, image_thetas, list_images,  # noqa: E402
-                                             net_from_args)
-from panini_arch.evaluation.published import THETA  # noqa: E402
+from cli import add_net_args, net_from_args
+from panini_arch.evaluation.analysis import find_level_folders, image_thetas
+from panini_arch.evaluation.published import THETA
+from panini_arch.utils.image_io import list_images
+from plots import plot_theta
 
 
 def parse_args(argv=None):
@@ -49,17 +44,9 @@ def write_outputs(per_image, out):
         writer = csv.writer(f)
         writer.writerow(['r', 'image', 'theta'])
         writer.writerows([r, name, theta] for r, values in per_image.items() for name, theta in values.items())
-    rs = [row['r'] for row in summary]
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.errorbar(rs, [row['theta_mean'] for row in summary], yerr=[row['theta_std'] for row in summary], marker='o',
-                capsize=4, label='this net (mean +- std)')
-    ax.plot(list(THETA), list(THETA.values()), 's--', label='paper, Table 4')
-    ax.set(xscale='log', xlabel='downsampling factor r', ylabel='theta (DAFI5 prior weight)', title='Table 4')
-    ax.set_xticks(rs, [str(r) for r in rs])
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(os.path.join(out, 'theta.png'), dpi=120)
-    plt.close(fig)
+    plot_theta([row['r'] for row in summary], [row['theta_mean'] for row in summary],
+               [row['theta_std'] for row in summary], os.path.join(out, 'theta.png'), 'this net', title='Table 4',
+               dpi=120)
     return summary
 
 
@@ -69,7 +56,7 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     per_image = {}
     for r, folder in tqdm(find_level_folders(args.theta_root).items(), desc='theta per r', unit='r'):
-        paths = list_images(folder)
+        paths = list_images(folder, required=True)
         thetas = image_thetas(net, paths, args.batch_size)
         per_image[r] = {os.path.basename(path): theta for path, theta in zip(paths, thetas)}
     summary = write_outputs(per_image, args.out)

@@ -9,12 +9,9 @@ could not be computed read "not computed" with the reason below the table.
 """
 import argparse
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from panini_arch.evaluation.report import (comparison_table, image_grid, load_runs,  # noqa: E402
-                                           not_computed_reasons, write_csv, write_markdown)
+from panini_arch.evaluation.report import (comparison_table, image_grid, load_runs, not_computed_reasons, write_csv,
+                                           write_markdown)
 
 
 def parse_args(argv=None):

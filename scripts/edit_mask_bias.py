@@ -10,15 +10,13 @@ each bias labelled with its theta) and ``mask_bias_theta.csv``.
 import argparse
 import csv
 import os
-import sys
 
 import cv2
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from panini_arch.evaluation.analysis import (add_net_args, list_images, load_batch, mask_bias_sweep,  # noqa: E402
-                                             net_from_args, to_image)
-from panini_arch.evaluation.report import tile_grid  # noqa: E402
+from cli import add_net_args, net_from_args
+from panini_arch.evaluation.analysis import load_batch, mask_bias_sweep, to_image
+from panini_arch.evaluation.report import tile_grid
+from panini_arch.utils.image_io import list_images
 
 
 def parse_args(argv=None):
@@ -36,7 +34,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     net = net_from_args(args)
-    paths = [args.input] if os.path.isfile(args.input) else list_images(args.input)[:args.num_faces]
+    paths = [args.input] if os.path.isfile(args.input) else list_images(args.input, required=True)[:args.num_faces]
     biases = sorted(args.biases)
     os.makedirs(args.out, exist_ok=True)
     outputs, thetas = mask_bias_sweep(net, load_batch(paths), biases)  # all faces in one batch per bias

@@ -12,10 +12,8 @@ and SSIM are computed.
 import argparse
 import sys
 
-import yaml
-
-from panini_arch.evaluation.external import evaluate_outputs  # first: makes basicsr importable
-from basicsr.utils.options import ordered_yaml
+from panini_arch.archs.presets import read_options
+from panini_arch.evaluation.external import evaluate_outputs
 
 
 def parse_args(argv=None):
@@ -34,8 +32,7 @@ def main(argv=None):
     args = parse_args(argv)
     metric_opts, dataset = None, args.dataset
     if args.opt:
-        with open(args.opt, encoding='utf-8') as f:
-            opt = yaml.load(f, Loader=ordered_yaml()[0])
+        opt = read_options(args.opt)
         metric_opts = (opt.get('val') or {}).get('metrics')
         dataset = dataset or next(iter((opt.get('datasets') or {}).values()), {}).get('name')
     try:

@@ -9,7 +9,8 @@ SR: bicubic down by --scale only (LQ at gt_size / scale). A range given as "off"
 """
 import argparse
 
-from panini_arch.data.test_sets import add_range_args, generate_test_set, pop_ranges
+from cli import add_range_args, pop_ranges
+from panini_arch.data.eval_sets import generate_test_set
 
 
 def main():

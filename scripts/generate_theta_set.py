@@ -8,7 +8,8 @@ sigma/delta/q not given are drawn per face from the Eq. 10 ranges (seeded); para
 """
 import argparse
 
-from panini_arch.data.test_sets import THETA_RS, add_range_args, generate_theta_set, pop_ranges
+from cli import add_range_args, pop_ranges
+from panini_arch.data.eval_sets import THETA_RS, generate_theta_set
 
 
 def main():

@@ -4,12 +4,7 @@ BasicSR's test pipeline with panini_arch registered (``panini_arch.test.main``);
 results go to ``results/<name>/`` under the current directory: restored images in
 ``visualization/<dataset>/`` and the metric summary ``metrics_<dataset>.json``.
 """
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from panini_arch.test import main  # noqa: E402
+from panini_arch.test import main
 
 if __name__ == '__main__':
     main()

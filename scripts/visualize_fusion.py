@@ -8,15 +8,13 @@ One row per (face, r): LQ | Y | Y_IFE | Y_GPB | GT (GT when ``theta_root/GT`` ha
 """
 import argparse
 import os
-import sys
 
 import cv2
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from panini_arch.evaluation.analysis import (add_net_args, find_level_folders, fusion_outputs,  # noqa: E402
-                                             list_images, load_batch, net_from_args, to_image)
-from panini_arch.evaluation.report import find_image, tile_grid  # noqa: E402
+from cli import add_net_args, net_from_args
+from panini_arch.evaluation.analysis import find_level_folders, fusion_outputs, load_batch, to_image
+from panini_arch.evaluation.report import find_image, tile_grid
+from panini_arch.utils.image_io import list_images
 
 
 def parse_args(argv=None):
@@ -34,7 +32,7 @@ def main(argv=None):
     net = net_from_args(args)
     levels = find_level_folders(args.theta_root)
     first_level = next(iter(levels.values()))
-    faces = args.faces or [os.path.splitext(os.path.basename(list_images(first_level)[0]))[0]]
+    faces = args.faces or [os.path.splitext(os.path.basename(list_images(first_level, required=True)[0]))[0]]
     gt_folder = os.path.join(args.theta_root, 'GT')
     rows = []
     for face in faces:

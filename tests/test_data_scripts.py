@@ -17,7 +17,7 @@ from panini_arch.data.degradation import degrade_uint8
 from panini_arch.data.lmdb_builder import make_lmdb
 from panini_arch.data.panini_degradation_dataset import PaniniDegradationDataset
 from panini_arch.data.synthetic_faces import draw_face, make_face_folder
-from panini_arch.data.test_sets import generate_test_set, generate_theta_set
+from panini_arch.data.eval_sets import generate_test_set, generate_theta_set
 from panini_arch.data.udrl_pair_dataset import UDRLPairDataset
 
 ROOT = os.path.join(os.path.dirname(__file__), '..')
@@ -169,3 +169,18 @@ def test_scripts_command_line_byte_identical_reruns(tmp_path, monkeypatch, capsy
     with pytest.raises(SystemExit):
         run_script('generate_test_set.py', TINY, tmp_path / 'z', '--noise-range', '1-2', monkeypatch=monkeypatch)
     assert "expected 'low,high' or 'off'" in capsys.readouterr().err
+
+
+def test_list_images_sorted_by_extension_recursive_and_required(tmp_path):
+    from panini_arch.utils.image_io import list_images
+    for name in ('b.PNG', 'a.jpg', 'notes.txt', 'sub/c.png'):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b'')
+    assert list_images(tmp_path) == [str(tmp_path / 'a.jpg'), str(tmp_path / 'b.PNG')]
+    assert list_images(tmp_path, recursive=True)[-1] == str(tmp_path / 'sub' / 'c.png')
+    assert list_images(tmp_path, extensions=('.txt',)) == [str(tmp_path / 'notes.txt')]
+    assert list_images(tmp_path, extensions=('.gif',)) == []
+    with pytest.raises(FileNotFoundError, match='No images in'):
+        list_images(tmp_path, extensions=('.gif',), required=True)
+    with pytest.raises(FileNotFoundError, match='Folder not found'):
+        list_images(tmp_path / 'missing')

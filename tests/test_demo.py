@@ -1,14 +1,16 @@
-"""The offline demo: its face set, log parsing, and a ``--quick`` end-to-end run."""
+"""The offline demo (``scripts/demo*.py``): its face set, curves, report wording and a ``--quick`` end-to-end run."""
 import os
 import re
 
 import cv2
 import numpy as np
 import pytest
+from torch.utils.tensorboard import SummaryWriter
 
-from panini_arch.demo.faces import build_face_set, lfw_faces, tint, user_face_set
-from panini_arch.demo.main import main
-from panini_arch.demo.training import panini_options, parse_losses
+from demo import main
+from demo_faces import build_face_set, lfw_faces, tint, user_face_set
+from demo_report import theta_reading
+from demo_training import panini_options, read_curves
 
 
 def pngs(folder):
@@ -57,10 +59,26 @@ def test_user_faces_are_split_and_resized(tmp_path):
     assert cv2.imread(os.path.join(train, pngs(train)[0])).shape == (64, 64, 3)
 
 
-def test_parse_losses_reads_basicsr_log_lines():
-    line = ('2026-11-25 14:01:17,702 INFO: [demo_..][epoch:  0, iter:       1, lr:(3.000e-02,)] [eta: 0:00:00, '
-            'time (data): 7.724 (0.532)] l_infonce: 1.1817e+00 acc_top1: 1.0000e+00 \n')
-    assert parse_losses(line) == {'l_infonce': 1.1817, 'acc_top1': 1.0}
+def test_curves_come_from_the_tensorboard_events_basicsr_writes(tmp_path):
+    writer = SummaryWriter(str(tmp_path))
+    for it in (1, 2):
+        writer.add_scalar('losses/l_infonce', 1.0 / it, it)  # what BasicSR's MessageLogger writes
+        writer.add_scalar('acc_top1', 0.5 * it, it)
+    writer.add_scalar('metrics/faces/psnr', 21.5, 2)
+    writer.close()
+    curves = read_curves(tmp_path)
+    assert curves['train'] == [(1, {'l_infonce': 1.0, 'acc_top1': 0.5}), (2, {'l_infonce': 0.5, 'acc_top1': 1.0})]
+    assert curves['val'] == [(2, {'psnr': 21.5})]
+
+
+def test_theta_reading_states_what_the_numbers_show():
+    def rows(means, std):
+        return [{'r_paper': r, 'theta_mean': m, 'theta_std': std} for r, m in zip((16, 32, 64, 128), means)]
+
+    assert 'flat' in theta_reading(rows([0.337] * 4, 0.001))
+    assert 'no trend' in theta_reading(rows([0.30, 0.31, 0.32, 0.33], 0.05))
+    assert 'rises with r' in theta_reading(rows([0.30, 0.40, 0.50, 0.60], 0.05))
+    assert 'falls with r' in theta_reading(rows([0.60, 0.50, 0.40, 0.30], 0.05))
 
 
 def test_demo_panini_options_carry_ranges_dre_size_and_ife_width(tmp_path):
@@ -92,3 +110,5 @@ def test_quick_demo_writes_a_report_whose_images_exist(tmp_path, capsys):
     assert len(re.findall(r'<tr><td>\d+</td><td>[\d.]+</td><td>[\d.]+ &plusmn;', page)) == 4
     for name in ('grace_hopper', 'lfw097', 'lfw098', 'lfw099'):
         assert name in page
+    assert 'Paper (Table 4): theta rises with degradation' in page and 'This net: theta' in page
+    assert 'rises with degradation</h2>' not in page

@@ -15,11 +15,14 @@ import yaml
 import panini_arch  # noqa: F401
 from basicsr.metrics import calculate_psnr
 from basicsr.utils.options import ordered_yaml
+from cli import net_from_args
+from panini_arch.archs.presets import PRESETS
+from panini_arch.data.eval_sets import generate_test_set, generate_theta_set
 from panini_arch.data.synthetic_faces import make_face_folder
-from panini_arch.data.test_sets import generate_test_set, generate_theta_set
-from panini_arch.evaluation.analysis import image_thetas, list_images, load_batch, net_from_args
-from panini_arch.evaluation.resize import restore, to_net_input
-from panini_arch.utils.face_restorer import PRESETS
+from panini_arch.evaluation.analysis import image_thetas, load_batch
+from panini_arch.evaluation.external import evaluate_outputs
+from panini_arch.metrics.resize_policy import restore, to_net_input
+from panini_arch.utils.image_io import list_images
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_NETS = {
@@ -149,7 +152,6 @@ def test_evaluate_outputs_scores_a_folder_like_the_harness_and_compare_tables_it
 
 
 def test_evaluate_outputs_scores_equal_files_exactly_as_the_harness(test_runs, workdir):
-    from panini_arch.evaluation.external import evaluate_outputs
     harness = json.loads((test_runs['test_gpen_bfr_512'] / 'metrics_CelebA-HQ-MFR.json').read_text())
     summary = evaluate_outputs(str(test_runs['test_gpen_bfr_512'] / 'visualization' / 'CelebA-HQ-MFR'),
                                str(workdir / 'mfr' / 'GT'), 'gpen_again', str(workdir / 'results'),
@@ -244,7 +246,7 @@ def test_shipped_test_options_are_consistent(name):
 
 
 def test_build_generator_loads_a_checkpoint_and_refuses_missing_weights(tmp_path):
-    from panini_arch.evaluation.net_loading import build_generator
+    from panini_arch.archs.presets import build_generator
     net_opt = TINY_NETS['test_gpen_bfr_512']
     torch.manual_seed(3)
     reference = build_generator(net_opt, random_weights=True)

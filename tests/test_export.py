@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from panini_arch.export import ExportedPanini, export_onnx, export_program, export_torchscript, main, run_onnx
-from panini_arch.utils.face_restorer import build_panini
+from panini_arch.archs.presets import build_panini
 
 pytest.importorskip('onnxruntime')
 pytest.importorskip('onnxscript')

@@ -13,8 +13,9 @@ from PIL import Image
 from skimage import data
 
 from panini_arch.inference import main
-from panini_arch.utils.face_detect import FaceDetector
-from panini_arch.utils.face_restorer import build_panini, match_color, prior_weight_to_bias
+from panini_arch.archs.presets import build_panini
+from panini_arch.restoration.face_detect import FaceDetector
+from panini_arch.restoration.face_restorer import match_color, prior_weight_to_bias
 from panini_arch.utils.image_io import read_photo
 
 TINY = ['--arch', 'tiny', '--random_weights', '--device', 'cpu']

@@ -9,7 +9,7 @@ import torchvision
 import panini_arch  # noqa: F401  (registers the metrics)
 from basicsr.metrics import calculate_niqe, calculate_psnr, calculate_ssim
 from basicsr.utils.registry import METRIC_REGISTRY
-from panini_arch.evaluation.metric_runner import MetricRunner
+from panini_arch.metrics.metric_runner import MetricRunner
 from panini_arch.metrics.arcface_iresnet import IResNet
 from panini_arch.metrics.fid_metric import FID, frechet_distance
 from panini_arch.metrics.identity_metric import build_arcface, calculate_identity, identity_similarity

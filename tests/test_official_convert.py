@@ -12,8 +12,7 @@ from panini_arch import convert as convert_cli
 from panini_arch.archs import official_convert as oc
 from panini_arch.archs.dre_arch import DRE
 from panini_arch.archs.panini_arch import PaniniNet
-from panini_arch.evaluation.net_loading import build_generator
-from panini_arch.utils.face_restorer import PRESETS, load_panini_weights
+from panini_arch.archs.presets import PRESETS, build_generator, load_checkpoint
 
 from official_layouts import (discriminator_state_dict, fixture_path, key_list, official_file, rule_state_dict)
 
@@ -185,7 +184,7 @@ def test_bad_files_get_errors_naming_file_and_keys(tmp_path, mfr):
         convert_cli.main([str(tmp_path / 'absent.pth'), str(tmp_path / 'out.pth')])
     assert not (tmp_path / 'out.pth').exists()
     with pytest.raises(oc.OfficialCheckpointError, match=r'moco.pth.tar is the authors\' UDRL/MoCo.*no PaniniNet'):
-        load_panini_weights(PaniniNet(**PRESETS['tiny']), str(good))
+        load_checkpoint(PaniniNet(**PRESETS['tiny']), str(good))
 
 
 def regenerate_and_check(name, tmp_path, caplog):

@@ -30,7 +30,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTS = os.path.dirname(os.path.abspath(__file__))
 TRAIN = os.path.join(REPO, 'panini_arch', 'train.py')
 FACES = os.path.join(REPO, 'data', 'faces_tiny')
-TAGS = ('plugin: !!python/name:panini_arch.__name__\n'
+TAGS = ('plugin: !!python/name:panini_arch.trainer.__name__\n'
         'test_hooks: !!python/name:training_hooks.__name__\n')
 LOSS_LINE = re.compile(r'iter:\s+(\d+),.*l_g_pix: (\S+) l_g_percep: (\S+) l_g_gan: (\S+) l_d: (\S+)')
 
@@ -118,7 +118,7 @@ def state_snapshot(model):
 ])
 def test_paper_options_carry_the_published_settings(name, in_size, network):
     opt = read_options(name)
-    assert opt['plugin'] == 'panini_arch' and opt['model_type'] == 'PaniniModel'
+    assert opt['plugin'] == 'panini_arch.trainer' and opt['model_type'] == 'PaniniModel'
     net_g, train = opt['network_g'], opt['train']
     assert (net_g['in_size'], net_g['out_size'], net_g['channel_multiplier']) == (in_size, 1024, 2)
     assert network.items() <= net_g.items()

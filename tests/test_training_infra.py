@@ -21,10 +21,10 @@ import pytest
 import torch
 import yaml
 
-import panini_arch  # noqa: F401  (before basicsr: makes it importable)
+import panini_arch.trainer  # noqa: F401  (before basicsr: makes it importable, applies the trainer fixes)
 import basicsr
-from panini_arch.ops import checkpoint, training_compat
-from panini_arch.ops.checkpoint import ResumableSampler, TrainingStateError
+from panini_arch.trainer import checkpoint, patches
+from panini_arch.trainer.checkpoint import ResumableSampler, TrainingStateError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTS = os.path.dirname(os.path.abspath(__file__))
@@ -33,7 +33,7 @@ TEST = os.path.join(REPO, 'panini_arch', 'test.py')
 NAME = 'infra'
 TOTAL_ITER = 12
 SAVE_FREQ = 4
-TAGS = ('plugin: !!python/name:panini_arch.__name__\n'
+TAGS = ('plugin: !!python/name:panini_arch.trainer.__name__\n'
         'test_hooks: !!python/name:training_hooks.__name__\n')
 
 
@@ -308,10 +308,10 @@ def test_failed_save_keeps_previous_file(tmp_path, monkeypatch):
 
 def test_backend_override_and_cpu_default(monkeypatch):
     monkeypatch.setenv('PANINI_DIST_BACKEND', 'mpi')
-    assert training_compat.dist_backend() == 'mpi'
+    assert patches.dist_backend() == 'mpi'
     monkeypatch.delenv('PANINI_DIST_BACKEND')
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
-    assert training_compat.dist_backend() == 'gloo'
+    assert patches.dist_backend() == 'gloo'
 
 
 def test_resumed_epoch_skips_the_batches_already_trained_on(monkeypatch):

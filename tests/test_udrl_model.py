@@ -13,7 +13,7 @@ import torch
 import yaml
 from torch.nn import functional as F
 
-import panini_arch  # noqa: F401  (registers everything, patches BasicSR)
+import panini_arch.trainer  # noqa: F401  (registers everything; UDRLModel.save needs the trainer fixes)
 from panini_arch.archs.arch_util import load_state_dict_file
 from panini_arch.archs.dre_arch import DRE
 from panini_arch.archs.panini_arch import PaniniNet
@@ -21,7 +21,7 @@ from panini_arch.data.udrl_val_dataset import UDRLValDataset
 from panini_arch.metrics.udrl_metric import (calculate_degradation_top1, calculate_identity_top1,
                                              calculate_probe_r2)
 from panini_arch.models.udrl_model import UDRLModel, moco_logits
-from panini_arch.ops.checkpoint import read_training_state
+from panini_arch.trainer.checkpoint import read_training_state
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VAL_FACES = os.path.join(REPO, 'data', 'faces_udrl_val')
@@ -287,7 +287,7 @@ def test_validation_logs_metrics_and_saves_best(model):
 
 
 TRAIN = os.path.join(REPO, 'panini_arch', 'train.py')
-TAGS = 'plugin: !!python/name:panini_arch.__name__\ntest_hooks: !!python/name:training_hooks.__name__\n'
+TAGS = 'plugin: !!python/name:panini_arch.trainer.__name__\ntest_hooks: !!python/name:training_hooks.__name__\n'
 
 
 def tiny_options(root, total_iter, queue_size=20):

@@ -1,11 +1,8 @@
 """Loading published or trained weights into a module, with errors that name the file."""
-import logging
 import os
 import zipfile
 
 import torch
-
-logger = logging.getLogger('basicsr')
 
 
 def load_state_dict_file(module, path, key, what, source_hint=''):
@@ -30,30 +27,29 @@ def load_state_dict_file(module, path, key, what, source_hint=''):
         OfficialCheckpointError (ValueError): an authors' file for another kind of network, or a damaged one.
     """
     path = os.fspath(path)
-    checkpoint = read_checkpoint(path, what, source_hint)
+    checkpoint = read_weights_file(path, what, source_hint)
     from .official_convert import state_dict_for  # it builds the archs, which import this module
-    official = state_dict_for(module, checkpoint, path)
-    state_dict = checkpoint
-    if official is not None:
-        state_dict, note = official
-        logger.info(note)
-        if not logger.hasHandlers():
-            print(note, flush=True)
-    elif key is not None:
-        if not isinstance(checkpoint, dict) or key not in checkpoint:
-            found = sorted(checkpoint.keys()) if isinstance(checkpoint, dict) else type(checkpoint).__name__
-            raise KeyError(f'{path} has no key {key!r} holding the {what} weights; found: {found}')
-        state_dict = checkpoint[key]
+    state_dict = state_dict_for(module, checkpoint, path)
+    if state_dict is None:
+        state_dict = checkpoint
+        if key is not None:
+            if not isinstance(checkpoint, dict) or key not in checkpoint:
+                found = sorted(checkpoint.keys()) if isinstance(checkpoint, dict) else type(checkpoint).__name__
+                raise KeyError(f'{path} has no key {key!r} holding the {what} weights; found: {found}')
+            state_dict = checkpoint[key]
     check_state_dict(module, state_dict, path, what)
     module.load_state_dict(state_dict, strict=True)
 
 
-def read_checkpoint(path, what='checkpoint', source_hint=''):
-    """``torch.load`` on CPU, weights only, memory-mapped when the file is a zip-format save.
+def read_weights_file(path, what, source_hint=''):
+    """``torch.load(path, weights_only=True)`` on CPU, with errors naming the file and what it should hold.
+
+    Zip-format saves (every torch.save since 1.6) are memory-mapped, so a 1.5 GB checkpoint of which
+    only the generator is used costs little more than the generator.
 
     Raises:
-        FileNotFoundError: the file does not exist (with ``source_hint``).
-        RuntimeError: unreadable or truncated file, or one holding more than tensors and plain data.
+        FileNotFoundError: the file does not exist (``source_hint`` says where users get it).
+        RuntimeError: unreadable or truncated file.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):

@@ -14,6 +14,7 @@ Every tensor is renamed, never changed; the blur/upsampling kernels the official
 buffers are checked against their constants and dropped. Each result is checked key by key and
 shape by shape against the network it is meant for (built on the meta device, so no memory).
 """
+import logging
 import re
 from dataclasses import dataclass, field
 
@@ -29,6 +30,7 @@ BLUR_KERNEL = torch.outer(_BLUR, _BLUR) / 64  # the discriminator's down-samplin
 UPSAMPLE_KERNEL = 4 * BLUR_KERNEL  # the generator's up-sampling blur (kernel * factor ** 2)
 UNUSED = object()  # a rule target: a learned tensor the converted network has no use for
 
+logger = logging.getLogger('basicsr')
 KIND_NAMES = {
     'panini_mfr': "the authors' Panini-FR (MFR) checkpoint",
     'panini_sr': "the authors' Panini-SR checkpoint",
@@ -375,10 +377,11 @@ KINDS_FOR_CLASS = {PaniniNet: ('panini_mfr', 'panini_sr'), StyleGAN2Generator: (
 def state_dict_for(module, checkpoint, path):
     """The converted state dict for ``module`` when ``checkpoint`` is in an official layout, else None.
 
-    The one place the loaders ask "is this an authors' file?" (see ``arch_util.load_state_dict_file``).
+    The one place the loaders ask "is this an authors' file?" (``presets.load_checkpoint`` and
+    ``arch_util.load_state_dict_file``). A conversion is logged (printed when no log is set up).
 
     Returns:
-        tuple[dict, str] | None: the state dict and a one-line note for the log.
+        dict | None: the converted state dict.
 
     Raises:
         OfficialCheckpointError: an official file that is not for this kind of network, or a bad one.
@@ -403,4 +406,7 @@ def state_dict_for(module, checkpoint, path):
                 f'built for {module.in_size} -> {module.out_size}: use the matching preset '
                 f'(--arch {"sr16" if kind == "panini_sr" else "fr"}) or network_g {expected}')
     note = f'{path} is {KIND_NAMES[kind]}: converted in memory to {network.type} ({role})'
-    return network.state_dict, note
+    logger.info(note)
+    if not logger.hasHandlers():
+        print(note, flush=True)
+    return network.state_dict

@@ -17,11 +17,16 @@ Speed: blur and downsampling are one linear map per axis, so they are applied as
 matrix products that only compute the blurred pixels the bilinear sampler reads. The result
 equals ``cv2.resize(cv2.filter2D(img, -1, k), size, cv2.INTER_LINEAR)`` up to float rounding.
 Noise, JPEG and the final resize then run at the low resolution / in uint8.
+
+:class:`DegradationOptions` parses and checks the dataset options that configure it (ranges,
+kernel size, seeding, flips), once per dataset.
 """
 import cv2
 import numpy as np
 import torch
 from scipy import sparse
+
+from .face_source import positive_int_option
 
 DEFAULT_RANGES = {
     'downsample_range': (10.0, 200.0),
@@ -229,3 +234,34 @@ def apply_degradation(img, params, out_size, kernel_size=41, rng=None):
 def params_tensor(params):
     """float32 tensor (4,) = r, sigma, delta, q of a parameter dict."""
     return torch.from_numpy(np.array([params['r'], params['sigma'], params['delta'], params['q']], np.float32))
+
+
+class DegradationOptions:
+    """Options shared by the Panini datasets (parsed and checked once).
+
+    Keys: ``use_hflip`` (False), ``deterministic`` (False), ``seed`` (0), ``blur_kernel_size`` (41),
+    ``downsample_range``, ``blur_sigma``, ``noise_range``, ``jpeg_range`` (see ``degradation.py``;
+    null switches a term off).
+
+    With ``deterministic: true`` sample ``i`` draws from ``np.random.default_rng([seed, i])``, so it is
+    the same in every run, epoch, worker count and machine; otherwise every call draws fresh entropy.
+    """
+
+    def __init__(self, opt):
+        self.use_hflip = bool(opt.get('use_hflip', False))
+        self.deterministic = bool(opt.get('deterministic', False))
+        self.seed = opt.get('seed', 0)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise ValueError(f'Option seed must be a non-negative integer, got {self.seed!r}')
+        self.kernel_size = positive_int_option(opt, 'blur_kernel_size', 41)
+        if self.kernel_size % 2 == 0:
+            raise ValueError(f'Option blur_kernel_size must be odd, got {self.kernel_size}')
+        self.ranges = degradation_ranges(opt)
+
+    def rng(self, index):
+        """The generator for sample ``index``."""
+        return np.random.default_rng([int(self.seed), int(index)]) if self.deterministic else np.random.default_rng()
+
+    def flip(self, img, rng):
+        """Horizontal flip with probability 0.5 when ``use_hflip``; one draw from ``rng`` either way."""
+        return cv2.flip(img, 1) if rng.random() < 0.5 and self.use_hflip else img

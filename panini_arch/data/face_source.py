@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from basicsr.utils import get_root_logger
 
-from ..utils.image_io import IMAGE_EXTENSIONS
+from ..utils.image_io import IMAGE_EXTENSIONS, list_images
 
 _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 _PNG_END = b'IEND\xaeB`\x82'
@@ -157,9 +157,7 @@ class FaceSource:
                 root = self.root
                 self._drop_missing([n for n in self.names if not os.path.isfile(os.path.join(root, n))], 'file')
             else:
-                self.names = sorted(
-                    os.path.relpath(os.path.join(d, f), self.root) for d, _, files in os.walk(self.root)
-                    for f in files if f.lower().endswith(IMAGE_EXTENSIONS))
+                self.names = [os.path.relpath(p, self.root) for p in list_images(self.root, recursive=True)]
             self.paths = [os.path.join(self.root, n) for n in self.names]
         if not self.names:
             where = f'meta_info {meta_info}' if meta_info else f'dataroot_gt {self.root}'

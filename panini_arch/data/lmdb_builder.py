@@ -16,14 +16,8 @@ from collections import Counter
 import lmdb
 from tqdm import tqdm
 
-from .face_source import IMAGE_EXTENSIONS, BadImageError, decode_face
-
-
-def list_images(folder):
-    """Relative paths of the images under ``folder`` (recursive), sorted."""
-    return sorted(
-        os.path.relpath(os.path.join(d, f), folder) for d, _, files in os.walk(folder) for f in files
-        if f.lower().endswith(IMAGE_EXTENSIONS))
+from ..utils.image_io import IMAGE_EXTENSIONS, list_images
+from .face_source import BadImageError, decode_face
 
 
 def _key_of(name):
@@ -46,7 +40,7 @@ def make_lmdb(folder, lmdb_path, commit_every=200, progress=True):
         raise FileNotFoundError(f'make_lmdb: input folder not found: {folder}')
     if not str(lmdb_path).endswith('.lmdb'):
         raise ValueError(f"make_lmdb: output path must end with '.lmdb' (BasicSR layout), got {lmdb_path}")
-    names = list_images(folder)
+    names = [os.path.relpath(path, folder) for path in list_images(folder, recursive=True)]
     if not names:
         raise ValueError(f'make_lmdb: no images ({", ".join(IMAGE_EXTENSIONS)}) in {folder}')
     keys = [_key_of(n) for n in names]

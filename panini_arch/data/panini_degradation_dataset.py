@@ -1,44 +1,12 @@
 """Training/testing pairs for Panini-Net: HQ faces degraded on the fly by Eq. 10 (or bicubic 16x)."""
-import cv2
 import numpy as np
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import DATASET_REGISTRY
 from PIL import Image
 from torch.utils import data
 
-from .degradation import DEFAULT_RANGES, degradation_ranges, degrade_uint8, params_tensor, sample_degradation
+from .degradation import DEFAULT_RANGES, DegradationOptions, degrade_uint8, params_tensor, sample_degradation
 from .face_source import FaceSource, positive_int_option
-
-
-class DegradationOptions:
-    """Options shared by the Panini datasets (parsed and checked once).
-
-    Keys: ``use_hflip`` (False), ``deterministic`` (False), ``seed`` (0), ``blur_kernel_size`` (41),
-    ``downsample_range``, ``blur_sigma``, ``noise_range``, ``jpeg_range`` (see ``degradation.py``;
-    null switches a term off).
-
-    With ``deterministic: true`` sample ``i`` draws from ``np.random.default_rng([seed, i])``, so it is
-    the same in every run, epoch, worker count and machine; otherwise every call draws fresh entropy.
-    """
-
-    def __init__(self, opt):
-        self.use_hflip = bool(opt.get('use_hflip', False))
-        self.deterministic = bool(opt.get('deterministic', False))
-        self.seed = opt.get('seed', 0)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
-            raise ValueError(f'Option seed must be a non-negative integer, got {self.seed!r}')
-        self.kernel_size = positive_int_option(opt, 'blur_kernel_size', 41)
-        if self.kernel_size % 2 == 0:
-            raise ValueError(f'Option blur_kernel_size must be odd, got {self.kernel_size}')
-        self.ranges = degradation_ranges(opt)
-
-    def rng(self, index):
-        """The generator for sample ``index``."""
-        return np.random.default_rng([int(self.seed), int(index)]) if self.deterministic else np.random.default_rng()
-
-    def flip(self, img, rng):
-        """Horizontal flip with probability 0.5 when ``use_hflip``; one draw from ``rng`` either way."""
-        return cv2.flip(img, 1) if rng.random() < 0.5 and self.use_hflip else img
 
 
 @DATASET_REGISTRY.register()

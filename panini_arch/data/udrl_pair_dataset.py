@@ -2,9 +2,8 @@
 from basicsr.utils.registry import DATASET_REGISTRY
 from torch.utils import data
 
-from .degradation import degrade_uint8, params_tensor, sample_degradation
+from .degradation import DegradationOptions, degrade_uint8, params_tensor, sample_degradation
 from .face_source import FaceSource, positive_int_option
-from .panini_degradation_dataset import DegradationOptions
 
 
 @DATASET_REGISTRY.register()

@@ -1,9 +1,6 @@
 """Analyses of a trained Panini-Net (paper Sec. "Analysis"): theta (Table 4), Y / Y_IFE / Y_GPB
-(Fig. 7) and DAFI mask-bias editing.
-
-Shared command-line options pick the net: ``--opt`` (a test options file: its
-``network_g`` and ``path.pretrain_network_g``) or ``--arch`` preset + ``--arch_opt k=v``
-+ ``--model_path``; ``--random_weights`` (tests/demos only) allows no weights.
+(Fig. 7) and DAFI mask-bias editing. The scripts ``analyze_theta.py``, ``visualize_fusion.py`` and
+``edit_mask_bias.py`` run them from the command line.
 """
 import os
 import re
@@ -11,53 +8,9 @@ import re
 import cv2
 import numpy as np
 import torch
-import yaml
 
 from basicsr.utils import img2tensor, tensor2img
-from basicsr.utils.options import ordered_yaml
-from panini_arch.archs.arch_util import without_weight_paths
-from panini_arch.utils.face_restorer import PRESETS
-from panini_arch.utils.image_io import IMAGE_EXTENSIONS
-from .net_loading import build_generator
-from .resize import restore, to_net_input
-
-
-def add_net_args(parser):
-    """Add --opt, --arch, --arch_opt, --model_path, --param_key, --random_weights to an argparse parser."""
-    parser.add_argument('--opt', help='test options file (network_g + path.pretrain_network_g)')
-    parser.add_argument('--arch', default='fr', choices=sorted(PRESETS), help='PaniniNet preset without --opt')
-    parser.add_argument('--arch_opt', nargs='*', default=[], metavar='KEY=VALUE',
-                        help='PaniniNet arguments overriding the preset / options file (YAML values)')
-    parser.add_argument('--model_path', help='Panini-Net checkpoint (overrides the options file path)')
-    parser.add_argument('--param_key', default='params_ema', help="checkpoint key; 'none' for a plain state dict")
-    parser.add_argument('--random_weights', action='store_true',
-                        help='TESTS/DEMOS ONLY: untrained net, no weights needed (results are meaningless)')
-
-
-def net_from_args(args):
-    """Build the PaniniNet described by :func:`add_net_args` options (eval mode, CPU)."""
-    network_opt, model_path, param_key = dict(type='PaniniNet', **PRESETS[args.arch]), None, args.param_key
-    if args.opt:
-        with open(args.opt, encoding='utf-8') as f:
-            opt = yaml.load(f, Loader=ordered_yaml()[0])
-        network_opt = dict(opt['network_g'])
-        model_path = (opt.get('path') or {}).get('pretrain_network_g')
-        param_key = (opt.get('path') or {}).get('param_key_g', param_key)
-    if args.model_path:
-        model_path, param_key = args.model_path, args.param_key
-    for item in args.arch_opt:
-        key, value = item.split('=', 1)
-        network_opt[key] = yaml.safe_load(value)
-    param_key = None if str(param_key).lower() == 'none' else param_key
-    return build_generator(without_weight_paths(network_opt), model_path, param_key, args.random_weights)
-
-
-def list_images(folder):
-    """Sorted image paths in ``folder``; FileNotFoundError when there are none."""
-    paths = sorted(os.path.join(folder, name) for name in os.listdir(folder) if name.lower().endswith(IMAGE_EXTENSIONS))
-    if not paths:
-        raise FileNotFoundError(f'No images in {folder}')
-    return paths
+from panini_arch.metrics.resize_policy import restore, to_net_input
 
 
 def load_batch(paths):

@@ -1,7 +1,7 @@
 """Score restorations made elsewhere (any method, any program) with the harness's metrics.
 
 The restored images are matched to the GT by file-name stem, resized to the GT size under the
-resize policy (:mod:`panini_arch.evaluation.resize`) and scored by :class:`MetricRunner`, exactly as
+resize policy (:mod:`panini_arch.metrics.resize_policy`) and scored by :class:`MetricRunner`, exactly as
 ``FaceTestModel`` scores a network's outputs; the summary has the same fields, so
 ``scripts/compare.py`` tables it beside the harness's own runs.
 """
@@ -12,9 +12,9 @@ import cv2
 import numpy as np
 from basicsr.utils import img2tensor, tensor2img
 
-from ..utils.image_io import IMAGE_EXTENSIONS
-from .metric_runner import MetricRunner
-from .resize import resize_bicubic
+from ..utils.image_io import list_images
+from ..metrics.metric_runner import MetricRunner
+from ..metrics.resize_policy import resize_bicubic
 
 DEFAULT_METRICS = {
     'psnr': dict(type='calculate_psnr', crop_border=0, test_y_channel=False),
@@ -24,16 +24,13 @@ DEFAULT_METRICS = {
 
 def images_by_stem(folder):
     """``{stem: path}`` of the images in ``folder``; ValueError when two files share a stem."""
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f'Image folder not found: {folder}')
     found = {}
-    for name in sorted(os.listdir(folder)):
-        stem, ext = os.path.splitext(name)
-        if ext.lower() not in IMAGE_EXTENSIONS:
-            continue
+    for path in list_images(folder):
+        stem = os.path.splitext(os.path.basename(path))[0]
         if stem in found:
-            raise ValueError(f'{folder} holds two images named {stem}: {os.path.basename(found[stem])} and {name}')
-        found[stem] = os.path.join(folder, name)
+            raise ValueError(f'{folder} holds two images named {stem}: {os.path.basename(found[stem])} and '
+                             f'{os.path.basename(path)}')
+        found[stem] = path
     return found
 
 

@@ -10,8 +10,6 @@ import unittest.mock
 import numpy as np
 import torch
 
-import basicsr.archs.inception as basicsr_inception
-from basicsr.metrics.fid import calculate_fid
 from basicsr.utils.registry import METRIC_REGISTRY
 from .metric_common import MetricNotComputed, image_to_tensor, metric_device, require_weights
 
@@ -29,6 +27,7 @@ def build_fid_inception(inception_path):
     Raises:
         MetricWeightsError: ``inception_path`` missing.
     """
+    import basicsr.archs.inception as basicsr_inception  # torchvision's Inception: loaded only for FID
     path = require_weights(inception_path, 'FID', 'inception_path', INCEPTION_SOURCE)
     # BasicSR reads its weights from the module constant LOCAL_FID_WEIGHTS (downloading when absent):
     # point it at the checked local file while the network is built.
@@ -89,6 +88,7 @@ class FID:
 
 def frechet_distance(features, features2):
     """Frechet distance of Gaussians fitted to two (N, D) feature arrays (BasicSR's ``calculate_fid``)."""
+    from basicsr.metrics.fid import calculate_fid  # imports BasicSR's Inception module
     mean, cov = features.mean(0), np.atleast_2d(np.cov(features, rowvar=False))
     mean2, cov2 = features2.mean(0), np.atleast_2d(np.cov(features2, rowvar=False))
     return float(calculate_fid(mean, cov, mean2, cov2))

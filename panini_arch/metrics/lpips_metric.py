@@ -7,7 +7,6 @@ torchvision itself downloads, keys ``features.*``/``classifier.*``).
 """
 import functools
 
-import lpips
 import torch
 from torchvision import models
 
@@ -41,6 +40,7 @@ def build_lpips(net='alex', backbone_path=None):
         raise ValueError(f'LPIPS net must be one of {sorted(BACKBONES)}, got {net!r}')
     factory, file_name = BACKBONES[net]
     path = require_weights(backbone_path, f'LPIPS-{net}', 'backbone_path', SOURCE.format(file=file_name))
+    import lpips  # imported when an LPIPS model is built, not by `import panini_arch`
     backbone = factory()
     load_state_dict_file(backbone, path, None, f'torchvision {net} backbone', SOURCE.format(file=file_name))
     model = lpips.LPIPS(net=net, pretrained=True, pnet_rand=True, verbose=False)

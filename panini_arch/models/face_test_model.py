@@ -23,9 +23,9 @@ from tqdm import tqdm
 from basicsr.models.base_model import BaseModel
 from basicsr.utils import imwrite, tensor2img
 from basicsr.utils.registry import MODEL_REGISTRY
-from panini_arch.evaluation.metric_runner import MetricRunner
-from panini_arch.evaluation.net_loading import build_generator_from_opt
-from panini_arch.evaluation.resize import restore
+from panini_arch.archs.presets import build_generator_from_opt
+from panini_arch.metrics.metric_runner import MetricRunner
+from panini_arch.metrics.resize_policy import restore
 
 logger = logging.getLogger('basicsr')
 

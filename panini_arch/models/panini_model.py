@@ -39,6 +39,10 @@ class PaniniModel(BaseModel):
     ``path.pretrain_network_d`` (key ``param_key_d``, 'params'),
     ``path.pretrain_network_g`` (keys 'params' and 'params_ema'),
     ``train.perceptual_opt.vgg_path``. All are checked before anything is built.
+
+    Atomic checkpoints, random states in the training state and exact resume come
+    from :mod:`panini_arch.trainer` (imported by ``panini_arch/train.py`` and the
+    options files' plugin tag); without it :meth:`save` uses BasicSR's own writers.
     """
 
     def __init__(self, opt):

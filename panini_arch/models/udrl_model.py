@@ -72,6 +72,11 @@ class UDRLModel(BaseModel):
     ``deg_params`` (B, 4), kept as ``self.deg_params`` for analyses (the loss
     needs no labels). Logged: ``l_infonce`` and ``acc_top1`` (fraction of
     queries whose positive key has the largest logit).
+
+    Needs the trainer fixes (``import panini_arch.trainer``, done by
+    ``panini_arch/train.py`` and the options files' plugin tag):
+    :meth:`training_state` extends ``BaseModel.training_state``, which exists
+    only once :mod:`panini_arch.trainer` has added it to BasicSR's ``BaseModel``.
     """
 
     def __init__(self, opt):
@@ -288,7 +293,10 @@ class UDRLModel(BaseModel):
         self.queue_ptr = int(state['queue_ptr'])
 
     def training_state(self, epoch, current_iter):
-        """The trainer's state (optimizers, schedulers, random states) plus ``moco``."""
+        """The trainer's state (optimizers, schedulers, random states) plus ``moco``.
+
+        ``super().training_state`` is the hook :mod:`panini_arch.trainer` grafts onto BasicSR's ``BaseModel``.
+        """
         state = super().training_state(epoch, current_iter)
         state['moco'] = self.moco_state()
         return state

@@ -1,4 +1,6 @@
-"""Read photos the way users expect: EXIF orientation applied, any channel layout."""
+"""Image files: list a folder's images, read photos the way users expect (EXIF orientation, any channels)."""
+import os
+
 import cv2
 import numpy as np
 from PIL import Image
@@ -17,6 +19,31 @@ _ORIENT = {
     8: lambda a: np.rot90(a, 1),
 }
 EXIF_ORIENTATION_TAG = 0x0112
+
+
+def list_images(folder, recursive=False, extensions=IMAGE_EXTENSIONS, required=False):
+    """Sorted paths (``folder`` joined with each name) of the files in ``folder`` ending with ``extensions``.
+
+    Args:
+        folder (str | Path): the folder; a missing one raises FileNotFoundError.
+        recursive (bool): also the files in sub-folders (paths keep the sub-folder).
+        extensions (tuple[str]): lower-case suffixes; matched case-insensitively.
+        required (bool): raise FileNotFoundError naming the folder when nothing matches.
+
+    Returns:
+        list[str]
+    """
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f'Folder not found: {folder}')
+    if recursive:
+        names = (os.path.relpath(os.path.join(d, f), folder) for d, _, files in os.walk(folder) for f in files)
+    else:
+        names = (n for n in os.listdir(folder) if os.path.isfile(os.path.join(folder, n)))
+    paths = sorted(os.path.join(folder, n) for n in names if n.lower().endswith(tuple(extensions)))
+    if required and not paths:
+        raise FileNotFoundError(f'No images in {folder} (extensions {", ".join(extensions)})')
+    return paths
 
 
 def read_photo(path):

@@ -37,13 +37,13 @@ from collections import defaultdict
 
 import torch
 
-SR = dict(type='PaniniNet', in_size=64, out_size=1024, degradation_input='learned', rrdb_channels=64, num_rrdb=23,
-          cbam_reduction=8)
+from panini_arch.archs.presets import PRESETS
+
 # name: (build_network options, input side, output side, forward keyword arguments)
 MODELS = {
-    'PaniniNet-FR': (dict(type='PaniniNet', in_size=512, out_size=1024), 512, 1024, {}),
-    'Panini-SR': (SR, 64, 1024, {}),
-    'Cat-Conv SR': (dict(SR, fusion='catconv'), 64, 1024, {}),
+    'PaniniNet-FR': (dict(type='PaniniNet', **PRESETS['fr']), 512, 1024, {}),
+    'Panini-SR': (dict(type='PaniniNet', **PRESETS['sr16']), 64, 1024, {}),
+    'Cat-Conv SR': (dict(type='PaniniNet', **PRESETS['catconv']), 64, 1024, {}),
     'GFPGANv1Clean': (dict(type='GFPGANv1Clean', out_size=512, num_style_feat=512, channel_multiplier=2,
                            decoder_load_path=None, fix_decoder=False, num_mlp=8, input_is_latent=True,
                            different_w=True, narrow=1, sft_half=True), 512, 512,

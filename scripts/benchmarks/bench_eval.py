@@ -16,14 +16,13 @@ import sys
 import torch
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, ROOT)
+import panini_arch  # noqa: F401  (before basicsr: compat layer)
+from basicsr.utils.options import ordered_yaml
+from panini_arch.data.eval_sets import generate_test_set
+from panini_arch.data.synthetic_faces import make_face_folder
+from panini_arch.test import main as test_main
 
-import panini_arch  # noqa: E402,F401  (before basicsr: compat layer)
-from basicsr.utils.options import ordered_yaml  # noqa: E402
-from panini_arch.data.synthetic_faces import make_face_folder  # noqa: E402
-from panini_arch.data.test_sets import generate_test_set  # noqa: E402
-from panini_arch.test import main as test_main  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 OPTIONS = ('test_panini_fr', 'test_panini_sr16', 'test_catconv_sr16', 'test_gfpgan_v1.3', 'test_gpen_bfr_512')
 

@@ -29,13 +29,12 @@ import torch
 import yaml
 from torch import nn
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, REPO)
+import panini_arch  # noqa: F401  (registers PaniniModel, PaniniNet, GFPGANv1Clean)
+from basicsr.models import build_model
+from basicsr.utils.options import ordered_yaml
+from basicsr.utils.registry import ARCH_REGISTRY
 
-import panini_arch  # noqa: E402,F401  (registers PaniniModel, PaniniNet, GFPGANv1Clean)
-from basicsr.models import build_model  # noqa: E402
-from basicsr.utils.options import ordered_yaml  # noqa: E402
-from basicsr.utils.registry import ARCH_REGISTRY  # noqa: E402
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 OPTIONS = {'tiny': 'options/train_panini_fr_tiny.yml', 'full': 'options/train_panini_fr.yml'}
 GFPGAN = {

@@ -2,33 +2,33 @@
 import html
 import os
 
-import matplotlib
-
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
-
-from ..evaluation.published import THETA  # noqa: E402
+from panini_arch.evaluation.published import THETA
+from plots import plot_theta, plt
 
 STYLE = """body{font-family:sans-serif;margin:2em;max-width:1100px}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:center}
 img.face{width:128px;height:128px;image-rendering:pixelated}.note{color:#555}"""
 
 
-def plot_theta(rows, path):
+def theta_plot(rows, path):
     """Table 4 style: theta vs r (1024-pixel equivalent) for this net and the paper."""
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    rs = [row['r_paper'] for row in rows]
-    ax.errorbar(rs, [row['theta_mean'] for row in rows], yerr=[row['theta_std'] for row in rows], marker='o',
-                capsize=4, label='demo net (mean +- std)')
-    ax.plot(list(THETA), list(THETA.values()), 's--', label='paper, Table 4')
-    ax.set(xscale='log', xlabel='downsampling factor r (1024-px equivalent)', ylabel='theta (DAFI5 prior weight)')
-    ax.minorticks_off()
-    ax.set_xticks(rs, [str(r) for r in rs])
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return plot_theta([row['r_paper'] for row in rows], [row['theta_mean'] for row in rows],
+                      [row['theta_std'] for row in rows], path, 'demo net',
+                      xlabel='downsampling factor r (1024-px equivalent)')
+
+
+def theta_reading(rows):
+    """What the demo net's theta does from the mildest to the strongest r, read from its own numbers."""
+    first, last = rows[0], rows[-1]
+    change = last['theta_mean'] - first['theta_mean']
+    spread = max(row['theta_std'] for row in rows)
+    span = f'{first["theta_mean"]:.3f} at r = {first["r_paper"]} and {last["theta_mean"]:.3f} at r = {last["r_paper"]}'
+    if abs(change) < 0.005:
+        return f'This net: theta is flat ({span}); it does not follow the degradation.'
+    if abs(change) <= spread:
+        return (f'This net: theta moves by {change:+.3f} ({span}), within the spread between faces '
+                f'(std up to {spread:.3f}): no trend this run shows.')
+    return f'This net: theta {"rises" if change > 0 else "falls"} with r ({span}, change {change:+.3f}).'
 
 
 def plot_curves(curves, path):
@@ -85,10 +85,13 @@ def fusion_section(rows, root):
 
 
 def theta_section(rows, plot_path, root):
-    """Table 4 style table and plot."""
+    """Table 4 style table and plot, with the paper's claim and what this net's numbers show."""
     cells = ''.join(f'<tr><td>{row["r_paper"]}</td><td>{row["r"]:g}</td><td>{row["theta_mean"]:.3f} &plusmn; '
                     f'{row["theta_std"]:.3f}</td><td>{THETA.get(row["r_paper"], "")}</td></tr>' for row in rows)
-    return ('<h2>Table 4: theta (DAFI5 prior weight) rises with degradation</h2>'
+    paper = (f'Paper (Table 4): theta rises with degradation, {THETA[min(THETA)]} at r = {min(THETA)} to '
+             f'{THETA[max(THETA)]} at r = {max(THETA)}.')
+    return ('<h2>Table 4: theta (DAFI5 prior weight) against the downsampling factor r</h2>'
+            f'<p>{html.escape(paper)} {html.escape(theta_reading(rows))}</p>'
             '<table><tr><th>r (1024-px)</th><th>r (demo size)</th><th>theta, demo net</th><th>theta, paper</th></tr>'
             f'{cells}</table><p>{img(plot_path, root, cls="plot")}</p>')
 
@@ -98,7 +101,7 @@ def write_report(root, summary, restoration, fusion, theta, theta_plot, curves_p
 
     Args:
         summary (list[str]): lines describing the run (data, sizes, iterations).
-        restoration, fusion, theta (list[dict]): rows from ``panini_arch.demo.evaluate``.
+        restoration, fusion, theta (list[dict]): rows from ``demo_evaluate``.
         theta_plot, curves_plot (str): PNG paths.
         timings (dict): stage name -> seconds.
     """

@@ -1,6 +1,6 @@
 """Evaluate the demo's trained Panini-Net on held-out faces with the package's own tools.
 
-Test sets come from ``panini_arch.data.test_sets`` (seeded Eq. 10 degradations and
+Test sets come from ``panini_arch.data.eval_sets`` (seeded Eq. 10 degradations and
 the Table 4 r sweep); theta and the Fig. 7 outputs from ``panini_arch.evaluation.analysis``;
 PSNR/SSIM from BasicSR on uint8 images.
 """
@@ -9,20 +9,20 @@ import os
 import cv2
 import numpy as np
 import torch
-from basicsr.metrics import calculate_psnr, calculate_ssim
 
-from ..archs.arch_util import without_weight_paths
-from ..data.test_sets import generate_test_set, generate_theta_set
-from ..evaluation.analysis import fusion_outputs, image_thetas, list_images, load_batch, to_image
-from ..evaluation.net_loading import build_generator
-from ..evaluation.resize import resize_bicubic, restore
+from panini_arch.archs.presets import build_panini, load_checkpoint  # first: makes basicsr importable
+from basicsr.metrics import calculate_psnr, calculate_ssim
+from panini_arch.data.eval_sets import generate_test_set, generate_theta_set
+from panini_arch.evaluation.analysis import fusion_outputs, image_thetas, load_batch, to_image
+from panini_arch.metrics.resize_policy import resize_bicubic, restore
+from panini_arch.utils.image_io import list_images
 
 PAPER_RS = (16, 32, 64, 128)  # Table 4, for 1024-pixel faces
 
 
 def load_trained(network_opt, model_path):
     """The trained PaniniNet (EMA weights, eval mode); every weight comes from ``model_path``."""
-    return build_generator(without_weight_paths(network_opt), str(model_path), 'params_ema')
+    return load_checkpoint(build_panini(network_opt), str(model_path), 'params_ema').eval()
 
 
 def write(path, img):

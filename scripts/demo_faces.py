@@ -14,8 +14,8 @@ import numpy as np
 import skimage.data
 from matplotlib import cbook
 
-from ..utils.face_align import face_template
-from ..utils.image_io import IMAGE_EXTENSIONS
+from panini_arch.restoration.face_align import face_template
+from panini_arch.utils.image_io import list_images
 
 # (x, y) left eye, right eye, nose, left and right mouth corner (MTCNN, p > 0.999).
 ASTRONAUT_LANDMARKS = np.array([[205.0, 101.7], [246.8, 103.7], [224.7, 129.0], [201.7, 139.2], [245.3, 141.9]])
@@ -123,8 +123,7 @@ def build_face_set(out_dir, size=128, copies=8, test_lfw=12, seed=0):
 
 def user_face_set(hq_dir, out_dir, size=128, test_fraction=0.1, copies=4, seed=0):
     """Split the user's aligned HQ faces (any square size) into augmented train / held-out test folders."""
-    names = sorted(n for n in os.listdir(hq_dir) if n.lower().endswith(IMAGE_EXTENSIONS))
-    faces = [(os.path.splitext(n)[0], cv2.imread(os.path.join(hq_dir, n), cv2.IMREAD_COLOR)) for n in names]
+    faces = [(os.path.splitext(os.path.basename(p))[0], cv2.imread(p, cv2.IMREAD_COLOR)) for p in list_images(hq_dir)]
     faces = [(n, cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA)) for n, f in faces if f is not None]
     if len(faces) < 2:
         raise ValueError(f'--hq_dir {hq_dir} needs at least 2 readable face images, found {len(faces)}')

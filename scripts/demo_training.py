@@ -1,34 +1,34 @@
 """Run the package's BasicSR training (``panini_arch.train``) for the demo, with a progress bar.
 
-Options start from the repository's tiny option files (``options/train_udrl_tiny.yml``,
-``options/train_panini_fr_tiny.yml``); the demo only points them at its own face
-folders and sets the number of iterations.
+Options start from the checkout's tiny option files (``options/train_udrl_tiny.yml``,
+``options/train_panini_fr_tiny.yml``, found beside ``scripts/``); the demo only points
+them at its own face folders and sets the number of iterations. The curves of the
+report come from the run's TensorBoard events (``tb_logger/<name>/``).
 """
 import copy
 import os
 import re
 import subprocess
 import sys
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from pathlib import Path
 
 import yaml
-from basicsr.utils.options import ordered_yaml
 from tqdm import tqdm
 
-OPTIONS_DIR = Path(__file__).resolve().parents[2] / 'options'
+from panini_arch.archs.presets import read_options
+
+OPTIONS_DIR = Path(__file__).resolve().parents[1] / 'options'
 ITER_PATTERN = re.compile(r'iter:\s*([\d,]+)')
-METRIC_PATTERN = re.compile(r'# (\w+): ([-+\d.eE]+|nan|inf)')
 
 
 def load_template(name):
-    """Read ``options/<name>.yml`` of the repository as an OrderedDict."""
+    """Read ``options/<name>.yml`` of the checkout as a dict."""
     path = OPTIONS_DIR / f'{name}.yml'
     if not path.is_file():
-        raise FileNotFoundError(f'{path} not found: the demo runs from a checkout of panini-arch '
-                                '(pip install -e . in the repository).')
-    with open(path, encoding='utf-8') as f:
-        return yaml.load(f, Loader=ordered_yaml()[0])
+        raise FileNotFoundError(f'{path} not found: run the demo from a checkout of panini-arch '
+                                '(python scripts/demo.py in the repository).')
+    return read_options(path)
 
 
 def point_datasets(opt, train_dir, val_dir):
@@ -107,12 +107,12 @@ def count_images(folder):
 def run_training(opt, work_dir):
     """Train with ``python -m panini_arch.train -opt <work_dir>/options/<name>.yml`` in ``work_dir``.
 
-    Shows a tqdm bar driven by the log lines; the full log goes to
+    Shows a tqdm bar that follows the iteration of the log lines; the full log goes to
     ``<work_dir>/logs/<name>.log``.
 
     Returns:
-        dict: ``train``: list of (iter, {loss: value}), ``val``: list of
-        (iter, {metric: value}), ``models``: the run's ``models`` folder.
+        dict: ``train``: list of (iter, {loss: value}), ``val``: list of (iter, {metric: value})
+        (see :func:`read_curves`), ``models``: the run's ``models`` folder.
 
     Raises:
         RuntimeError: training exited with an error (the log tail is included).
@@ -125,7 +125,6 @@ def run_training(opt, work_dir):
     with open(opt_path, 'w', encoding='utf-8') as f:
         yaml.dump(to_plain(opt), f, sort_keys=False)
     command = [sys.executable, '-m', 'panini_arch.train', '-opt', str(opt_path)]
-    curves = {'train': [], 'val': [], 'models': work_dir / 'experiments' / opt['name'] / 'models'}
     last_iter, lines = 0, []
     total = opt['train']['total_iter']
     with open(log_path, 'w', encoding='utf-8') as log, tqdm(total=total, desc=opt['name'], unit='it') as bar:
@@ -140,27 +139,32 @@ def run_training(opt, work_dir):
                 current = int(match.group(1).replace(',', ''))
                 bar.update(current - last_iter)
                 last_iter = current
-                curves['train'].append((current, parse_losses(line)))
-            metrics = dict((k, float(v)) for k, v in METRIC_PATTERN.findall(line))
-            if metrics:
-                curves['val'].append((last_iter, metrics))
         bar.update(total - last_iter)
         if process.wait() != 0:
             raise RuntimeError(f'Training {opt["name"]} failed (log: {log_path}):\n' + ''.join(lines[-30:]))
+    curves = read_curves(work_dir / 'tb_logger' / opt['name'])
+    curves['models'] = work_dir / 'experiments' / opt['name'] / 'models'
     return curves
 
 
-def parse_losses(line):
-    """{name: value} of the ``name: value`` pairs after the last ']' of a BasicSR iteration log line."""
-    tail = line.rsplit('] ', 1)[-1].split()
-    pairs = zip(tail[::2], tail[1::2])
-    values = {}
-    for key, value in pairs:
-        try:
-            values[key.rstrip(':')] = float(value)
-        except ValueError:
-            continue
-    return values
+def read_curves(tb_dir):
+    """Training and validation curves from the TensorBoard events BasicSR writes in ``tb_dir``.
+
+    Losses (``losses/<name>``) and the other logged values (``acc_top1``) make the training
+    curves, ``metrics/<dataset>/<name>`` the validation ones.
+
+    Returns:
+        dict: ``train`` and ``val``, each a list of (iter, {name: value}) sorted by iteration.
+    """
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    events = EventAccumulator(str(tb_dir), size_guidance={'scalars': 0})
+    events.Reload()
+    curves = {'train': defaultdict(dict), 'val': defaultdict(dict)}
+    for tag in events.Tags()['scalars']:
+        phase = 'val' if tag.startswith('metrics/') else 'train'
+        for event in events.Scalars(tag):
+            curves[phase][event.step][tag.rsplit('/', 1)[-1]] = event.value
+    return {phase: sorted(points.items()) for phase, points in curves.items()}
 
 
 def to_plain(opt):

@@ -9,7 +9,6 @@ Output layout::
 Inputs are read with ``strict: true``: a bad file stops the run with an error naming it, because
 a test set with silently replaced images would not be comparable.
 """
-import argparse
 import csv
 import os
 
@@ -20,30 +19,6 @@ from .degradation import degradation_ranges, degrade_uint8, sample_degradation
 from .panini_degradation_dataset import PaniniDegradationDataset
 
 THETA_RS = (16, 32, 64, 128)
-RANGE_KEYS = ('downsample_range', 'blur_sigma', 'noise_range', 'jpeg_range')
-
-
-def _range_arg(text):
-    """'10,200' -> [10.0, 200.0]; 'off' -> None."""
-    if text == 'off':
-        return None
-    try:
-        low, high = (float(v) for v in text.split(','))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'low,high' or 'off', got {text!r}") from None
-    return [low, high]
-
-
-def add_range_args(parser):
-    """Add --downsample-range, --blur-sigma, --noise-range, --jpeg-range to a script's parser."""
-    for key in RANGE_KEYS:
-        parser.add_argument('--' + key.replace('_', '-'), dest=key, type=_range_arg, default=argparse.SUPPRESS,
-                            help="'low,high' or 'off' (default: the paper's range)")
-
-
-def pop_ranges(args):
-    """Remove the range options given on the command line from ``vars(args)`` and return them."""
-    return {k: args.pop(k) for k in RANGE_KEYS if k in args}
 
 
 def _write_png(path, img):

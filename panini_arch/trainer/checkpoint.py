@@ -1,6 +1,6 @@
 """Checkpoints and training states for BasicSR's trainer: atomic, weights-only, exact to resume.
 
-``training_compat`` installs these in place of BasicSR 1.4.2's own:
+``panini_arch.trainer.patches`` installs these in place of BasicSR 1.4.2's own:
 
 * :func:`save_network` / :func:`save_training_state` write through
   :func:`atomic_save` (temporary file in the same folder, then ``os.replace``),

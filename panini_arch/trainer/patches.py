@@ -1,8 +1,9 @@
 """Make BasicSR 1.4.2's trainer run on CPU, under torchrun, and with current torch.
 
-Imported by ``panini_arch.ops`` right after ``basicsr_compat``. Nothing in
-site-packages is edited: :func:`apply` rebinds every module attribute that
-refers to the BasicSR function being replaced.
+Applied by importing :mod:`panini_arch.trainer` (``panini_arch/train.py``,
+``test.py``, the options files' plugin tag), never by ``import panini_arch``.
+Nothing in site-packages is edited: :func:`apply` rebinds every module
+attribute that refers to the BasicSR function being replaced.
 
 * ``init_dist``: gloo without CUDA, nccl with it (``PANINI_DIST_BACKEND``
   overrides); the CUDA device is set from ``LOCAL_RANK`` only when CUDA
@@ -11,7 +12,7 @@ refers to the BasicSR function being replaced.
 * ``BaseModel.model_to_device``: ``DistributedDataParallel`` without
   ``device_ids`` on CPU.
 * ``parse_options``: ``--local-rank`` accepted as ``--local_rank``.
-* checkpoints, training states, resume (:mod:`panini_arch.ops.checkpoint`):
+* checkpoints, training states, resume (:mod:`panini_arch.trainer.checkpoint`):
   ``BaseModel.save_network`` / ``save_training_state`` / ``training_state``,
   ``load_resume_state``, ``EnlargedSampler`` and RNG-neutral validation.
 
@@ -154,7 +155,5 @@ def apply():
             module.parse_options = parse_options
     _patch_basicsr_script()
 
-
-apply()
 
 __all__ = ['apply', 'atomic_save', 'build_model', 'dist_backend', 'init_dist', 'model_to_device']

@@ -1,24 +1,18 @@
-"""Restore faces in photos with a Panini-Net: detect, align, restore, paste back."""
+"""Restore faces in photos with a Panini-Net: detect, align, restore, paste back.
+
+Everything here takes plain values (a built net, a ``torch.device``, numbers);
+``panini_arch.inference`` turns the command line into them.
+"""
 import math
-import warnings
 
 import cv2
 import numpy as np
 import torch
-import yaml
-from basicsr.archs import build_network
 from basicsr.utils import img2tensor, tensor2img
 
-from ..archs.arch_util import load_state_dict_file, without_weight_paths
-from .face_align import align_face, crop_to_output, paste_face, resize_in_strips
-from .face_detect import FaceDetector
+from .face_align import align_face
+from .paste_back import crop_to_output, paste_face, resize_in_strips
 
-PRESETS = {
-    'fr': dict(in_size=512, out_size=1024),
-    'sr16': dict(in_size=64, out_size=1024, degradation_input='learned', rrdb_channels=64, num_rrdb=23,
-                 cbam_reduction=8),
-    'tiny': dict(in_size=64, out_size=128, num_style_feat=64, narrow=1 / 16, rrdb_channels=4, num_rrdb=1),
-}
 PRIOR_LOGIT_LIMIT = math.log(1e6)
 
 
@@ -36,27 +30,6 @@ def prior_weight_to_bias(prior_weight):
         raise ValueError(f'prior_weight must be in [0, 1], got {prior_weight}')
     p = min(max(prior_weight, 1e-6), 1 - 1e-6)
     return float(np.clip(math.log(p / (1 - p)), -PRIOR_LOGIT_LIMIT, PRIOR_LOGIT_LIMIT))
-
-
-def build_panini(arch='fr', opt_path=None):
-    """Build an untrained PaniniNet from a preset name or a BasicSR option file's ``network_g``."""
-    if opt_path is not None:
-        with open(opt_path, encoding='utf-8') as f:
-            net_opt = dict(yaml.safe_load(f)['network_g'])
-    else:
-        if arch not in PRESETS:
-            raise ValueError(f'Unknown arch {arch!r}; choose one of {sorted(PRESETS)}')
-        net_opt = dict(type='PaniniNet', **PRESETS[arch])
-    return build_network(without_weight_paths(net_opt))
-
-
-def load_panini_weights(net, model_path):
-    """Load ``params_ema`` (or, failing that, ``params``) from a checkpoint into ``net``."""
-    source = 'Train one with panini-train, or run scripts/demo.py, which trains a small one offline.'
-    try:
-        load_state_dict_file(net, model_path, 'params_ema', 'Panini-Net', source)
-    except KeyError:
-        load_state_dict_file(net, model_path, 'params', 'Panini-Net', source)
 
 
 def match_color(restored, reference, sigma_ratio=1 / 32):
@@ -169,31 +142,3 @@ class PaniniRestorer:
         if target < face.shape[0]:
             face = cv2.resize(face, (target, target), interpolation=cv2.INTER_AREA)
         return face, crop_to_output(affine, self.in_size, face.shape[0], self.upscale)
-
-
-def select_device(name):
-    """'cpu', 'cuda' or 'auto' (CUDA when available) -> torch.device."""
-    if name == 'auto':
-        name = 'cuda' if torch.cuda.is_available() else 'cpu'
-    if name == 'cuda' and not torch.cuda.is_available():
-        raise RuntimeError('--device cuda was asked for but CUDA is not available.')
-    return torch.device(name)
-
-
-def make_restorer(args):
-    """Build a ``PaniniRestorer`` from parsed command-line options (see ``panini_arch.inference``)."""
-    device = select_device(args.device)
-    net = build_panini(args.arch, args.opt)
-    if args.model_path:
-        load_panini_weights(net, args.model_path)
-    elif args.random_weights:
-        warnings.warn('RANDOM WEIGHTS: --random_weights builds an untrained Panini-Net. Its output is noise-like '
-                      'and only good for tests and demos of the pipeline.', stacklevel=2)
-    else:
-        raise FileNotFoundError('No --model_path given. Pass a trained Panini-Net checkpoint '
-                                '(scripts/demo.py trains a small one offline), or --random_weights for a pipeline '
-                                'test with an untrained net.')
-    detector = None if args.aligned else FaceDetector(args.detector, device, args.detector_path)
-    return PaniniRestorer(net, device, upscale=args.upscale, prior_weight=args.prior_weight,
-                          preserve_color=args.preserve_color, batch_size=args.batch_size, detector=detector,
-                          only_center_face=args.only_center_face)

@@ -1,0 +1,19 @@
+"""BasicSR 1.4.2 trainer fixes, applied when this package is imported.
+
+``panini_arch/train.py`` and ``panini_arch/test.py`` import it, and so does the
+``plugin: !!python/name:panini_arch.trainer.__name__`` line of every shipped options
+file, which is how BasicSR's own unmodified ``basicsr/train.py`` picks it up.
+``import panini_arch`` alone does not apply them: building or running a network
+leaves BasicSR's ``BaseModel``, sampler and launchers as they are.
+
+What is replaced and why: :mod:`panini_arch.trainer.patches` (CPU/torchrun
+launch, ``--local-rank``) and :mod:`panini_arch.trainer.checkpoint` (atomic
+saves, weights-only exact resume).
+"""
+import panini_arch  # noqa: F401  (makes basicsr importable and fills its registries first)
+
+from .patches import apply
+
+apply()
+
+__all__ = ['apply']
