@@ -165,27 +165,30 @@ def test_stylegan2_gives_basicsr_generator_and_discriminator(tmp_path):
     assert torch.equal(generator.noises.noise5, ema['generator_ema.injected_noise_5'])
 
 
-def test_bad_files_get_errors_naming_file_and_keys(tmp_path, mfr):
-    state = mfr['state_dict']
+BAD_EDITS = [  # (key, value or None to delete, file name, expected message)
+    ('generator.fusion_out.3.weight', None, 'm.pth', r'm.pth.*missing keys.*fusions.3.conv.weight'),
+    ('generator.encoder.5.3.weight', torch.zeros(9216, 4000), 's.pth', r's.pth.*shape mismatch.*lce.linear.weight'),
+    ('generator.extra_branch.weight', torch.zeros(3), 'u.pth', r'u.pth: keys no rule maps.*extra_branch.weight'),
+    ('generator.generator.convs.0.conv.blur.kernel', torch.ones(4, 4), 'k.pth',
+     r'k.pth.*constant buffers.*convs.0.conv.blur.kernel'),
+    ('ema.something', torch.zeros(1), 'o.pth', r'o.pth.*outside the known parts.*ema.something'),
+]
+
+
+@pytest.mark.parametrize('key,value,name,message', BAD_EDITS)
+def test_bad_layouts_get_errors_naming_file_and_keys(mfr, key, value, name, message):
+    state = dict(mfr['state_dict'])
+    if value is None:
+        del state[key]
+    else:
+        state[key] = value
+    with pytest.raises(oc.OfficialCheckpointError, match=message):
+        oc.convert(official_file(state), name)
+
+
+def test_bad_files_get_errors_naming_file_and_keys(tmp_path):
     with pytest.raises(oc.OfficialCheckpointError, match=r'weird.pth is in no layout.*params_ema'):
         oc.convert({'params_ema': {}}, 'weird.pth')
-    missing = dict(state)
-    del missing['generator.fusion_out.3.weight']
-    with pytest.raises(oc.OfficialCheckpointError, match=r'm.pth.*missing keys.*fusions.3.conv.weight'):
-        oc.convert(official_file(missing), 'm.pth')
-    wrong = dict(state, **{'generator.encoder.5.3.weight': torch.zeros(9216, 4000)})
-    with pytest.raises(oc.OfficialCheckpointError, match=r's.pth.*shape mismatch.*lce.linear.weight'):
-        oc.convert(official_file(wrong), 's.pth')
-    unknown = dict(state, **{'generator.extra_branch.weight': torch.zeros(3)})
-    with pytest.raises(oc.OfficialCheckpointError, match=r'u.pth: keys no rule maps.*extra_branch.weight'):
-        oc.convert(official_file(unknown), 'u.pth')
-    kernel = dict(state, **{'generator.generator.convs.0.conv.blur.kernel': torch.ones(4, 4)})
-    with pytest.raises(oc.OfficialCheckpointError, match=r'k.pth.*constant buffers.*convs.0.conv.blur.kernel'):
-        oc.convert(official_file(kernel), 'k.pth')
-    outside = dict(state, **{'ema.something': torch.zeros(1)})
-    with pytest.raises(oc.OfficialCheckpointError, match=r'o.pth.*outside the known parts.*ema.something'):
-        oc.convert(official_file(outside), 'o.pth')
-
     good = tmp_path / 'moco.pth.tar'
     torch.save(moco_file()[0], good)
     truncated = tmp_path / 'truncated.pth'

@@ -207,11 +207,9 @@ def rename(state_dict, rules, path, what):
                 wrong_constants.append(key)
         else:
             renamed[target] = value
-    problems = []
-    if unknown:
-        problems.append(f'keys no rule maps: {unknown}')
-    if wrong_constants:
-        problems.append(f'constant buffers that differ from the [1, 3, 3, 1] blur kernel: {wrong_constants}')
+    problems = [f'{label}: {keys}' for label, keys in (
+        ('keys no rule maps', unknown),
+        ('constant buffers that differ from the [1, 3, 3, 1] blur kernel', wrong_constants)) if keys]
     if problems:
         raise OfficialCheckpointError(f'{what} in {path}: ' + '; '.join(problems))
     return renamed, constants, unused
