@@ -1,9 +1,15 @@
-"""The package's layers: what ``import panini_arch`` loads and changes, and what ``panini_arch.trainer`` changes."""
+"""The package's layers: what ``import panini_arch`` loads and changes, which way imports point, the installed package."""
 import ast
 import json
 import os
+import shutil
 import subprocess
 import sys
+
+import cv2
+import numpy as np
+import pytest
+from setuptools import find_packages
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -103,3 +109,26 @@ def test_imports_only_point_down_the_layers():
                 if part != own and not (LAYERS[part] < LAYERS[own] or LAYERS[part] == LAYERS[own] == 1):
                     wrong.append(f'{os.path.relpath(path, REPO)} imports panini_arch.{part}')
     assert wrong == []
+
+
+@pytest.mark.slow
+def test_installed_package_restores_from_another_folder(tmp_path):
+    """The packages setup.py ships, alone on the path, run ``panini-restore``: nothing reaches into the checkout."""
+    site = tmp_path / 'site'
+    for package in find_packages(REPO, include=['panini_arch', 'panini_arch.*']):
+        folder = package.replace('.', os.sep)
+        os.makedirs(site / folder)
+        for name in os.listdir(os.path.join(REPO, folder)):
+            if name.endswith('.py'):
+                shutil.copy(os.path.join(REPO, folder, name), site / folder / name)
+    work = tmp_path / 'elsewhere'
+    work.mkdir()
+    cv2.imwrite(str(work / 'face.png'), np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    code = ('import sys, panini_arch; from panini_arch.inference import main\n'
+            "print(panini_arch.__file__)\n"
+            "main(['-i', 'face.png', '-o', 'out', '--arch', 'tiny', '--random_weights', '--aligned', '--device', 'cpu'])")
+    env = dict(os.environ, PYTHONPATH=str(site), OMP_NUM_THREADS='1')
+    result = subprocess.run([sys.executable, '-c', code], cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines()[0] == str(site / 'panini_arch' / '__init__.py')
+    assert cv2.imread(str(work / 'out' / 'restored_imgs' / 'face.png')).shape == (128, 128, 3)

@@ -9,8 +9,9 @@ from panini_arch.archs.arch_util import without_weight_paths
 from panini_arch.archs.dre_arch import DRE
 from panini_arch.archs.panini_blocks import CBAM
 from panini_arch.archs.panini_arch import PaniniNet
+from panini_arch.archs.presets import PRESETS
 
-TINY = dict(in_size=64, out_size=128, num_style_feat=64, narrow=1 / 16, rrdb_channels=4, num_rrdb=1)
+TINY = PRESETS['tiny']
 VARIANTS = {
     'fr': {},
     'sr': dict(degradation_input='learned', cbam_reduction=8),

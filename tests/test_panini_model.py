@@ -1,104 +1,31 @@
-"""PaniniModel: training through panini_arch/train.py, overfitting, NaN handling, weight errors, DDP, resume.
+"""PaniniModel: training through panini_arch/train.py, overfitting, NaN handling, weight errors, options.
 
 Everything uses options/train_panini_fr_tiny.yml (64 -> 128, 1/16 width, random
-weights). Training runs are subprocesses with ``OMP_NUM_THREADS=1``;
-``training_hooks`` (imported by the options the tests write) kills a run
-after a save and dumps every rank's final ``net_g``.
+weights). Kill/resume and torchrun runs are in ``test_launchers.py``.
 """
 import copy
-import json
 import logging
 import math
 import os
 import re
-import signal
-import subprocess
 import sys
 
 import pytest
 import torch
-import yaml
 from torch.nn import functional as F
 
-import panini_arch  # noqa: F401  (registers everything with BasicSR)
 from basicsr.data import build_dataset
-from basicsr.models import build_model
-from basicsr.utils.options import ordered_yaml
+from conftest import (TRAIN, assert_same_weights, check, load_params, panini_model, panini_tiny_options, run,
+                      write_options)
+from conftest import read_options as read_repo_options
 from panini_arch.models.train_checks import NonFiniteLossError, check_weight_files
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TESTS = os.path.dirname(os.path.abspath(__file__))
-TRAIN = os.path.join(REPO, 'panini_arch', 'train.py')
-FACES = os.path.join(REPO, 'data', 'faces_tiny')
-TAGS = ('plugin: !!python/name:panini_arch.trainer.__name__\n'
-        'test_hooks: !!python/name:training_hooks.__name__\n')
 LOSS_LINE = re.compile(r'iter:\s+(\d+),.*l_g_pix: (\S+) l_g_percep: (\S+) l_g_gan: (\S+) l_d: (\S+)')
 
 
 def read_options(name):
-    """options/train_panini_<name>.yml as plain dicts (the plugin tag imports panini_arch)."""
-    with open(os.path.join(REPO, 'options', f'train_panini_{name}.yml')) as f:
-        return json.loads(json.dumps(yaml.load(f, Loader=ordered_yaml()[0])))
-
-
-def tiny_options(name='fr_tiny'):
-    """A tiny options file with absolute data paths and without the plugin tag."""
-    opt = read_options(name)
-    opt.pop('plugin')
-    for dataset in opt['datasets'].values():
-        if opt.get('scale'):  # as BasicSR's parse_options does
-            dataset['scale'] = opt['scale']
-        dataset['dataroot_gt'] = FACES
-        dataset['meta_info'] = os.path.join(FACES, 'meta_info.txt')
-    return opt
-
-
-def without_validation(opt):
-    opt = copy.deepcopy(opt)
-    opt.pop('val')
-    opt['datasets'].pop('val')
-    return opt
-
-
-def write_options(folder, opt):
-    path = os.path.join(folder, 'options.yml')
-    with open(path, 'w') as f:
-        f.write(TAGS + yaml.safe_dump(opt, sort_keys=False))
-    return path
-
-
-def run(cwd, args, **env):
-    full_env = {key: value for key, value in os.environ.items() if key != 'PANINI_TEST_KILL_AFTER_ITER'}
-    full_env.update(PYTHONPATH=os.pathsep.join([REPO, TESTS]), OMP_NUM_THREADS='1', **env)
-    return subprocess.run(args, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=300)
-
-
-def check(result):
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
-
-
-def models_dir(root, opt):
-    return os.path.join(root, 'experiments', opt['name'], 'models')
-
-
-def load(path, key):
-    return torch.load(path, map_location='cpu', weights_only=True)[key]
-
-
-def assert_same_weights(a, b):
-    assert a.keys() == b.keys()
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
-
-
-def in_process_model(opt, tmp_path):
-    """A training PaniniModel built in this process (no launcher)."""
-    opt = copy.deepcopy(opt)
-    opt.update(is_train=True, dist=False, rank=0, world_size=1, auto_resume=False)
-    opt['path'].update({key: str(tmp_path / key) for key in ('models', 'training_states', 'visualization')})
-    torch.manual_seed(0)
-    return build_model(opt)
+    """options/train_panini_<name>.yml as plain dicts (the plugin entry is the string it names)."""
+    return read_repo_options(f'train_panini_{name}')
 
 
 def fixed_batch(opt):
@@ -139,7 +66,7 @@ def test_paper_options_carry_the_published_settings(name, in_size, network):
 
 @pytest.mark.slow
 def test_tiny_fr_options_train_log_losses_and_save(tmp_path):
-    opt = tiny_options()
+    opt = panini_tiny_options()
     assert opt['train']['total_iter'] >= 30
     result = check(run(str(tmp_path), [sys.executable, TRAIN, '-opt', write_options(str(tmp_path), opt)]))
 
@@ -154,7 +81,7 @@ def test_tiny_fr_options_train_log_losses_and_save(tmp_path):
     checkpoint = torch.load(os.path.join(exp, 'models', 'net_g_32.pth'), weights_only=True)
     assert set(checkpoint) == {'params', 'params_ema'}
     assert not torch.equal(checkpoint['params']['lce.linear.weight'], checkpoint['params_ema']['lce.linear.weight'])
-    assert set(load(os.path.join(exp, 'models', 'net_d_32.pth'), 'params'))
+    assert set(load_params(os.path.join(exp, 'models', 'net_d_32.pth')))
     state = torch.load(os.path.join(exp, 'training_states', '32.state'), weights_only=True)
     assert state['iter'] == 32 and len(state['optimizers']) == 2 and len(state['schedulers']) == 2
     saved_images = os.listdir(os.path.join(exp, 'visualization', '0000'))
@@ -168,9 +95,9 @@ def test_overfitting_one_image_lowers_l1_by_30_percent(tmp_path):
     L1's, so the generator can still fit the image. The generator's learning rate
     is raised to 1e-3 (paper: 1e-4) so that 12 steps suffice.
     """
-    opt = tiny_options()
+    opt = panini_tiny_options()
     opt['train']['optim_g']['lr'] = 1e-3
-    model = in_process_model(opt, tmp_path)
+    model = panini_model(opt, tmp_path)
     batch = fixed_batch(opt)
 
     def l1():
@@ -196,9 +123,9 @@ class Records(logging.Handler):
 
 
 def test_nonfinite_loss_skips_the_update_then_stops(tmp_path):
-    opt = tiny_options()
+    opt = panini_tiny_options()
     opt['train']['max_nonfinite_steps'] = 3
-    model = in_process_model(opt, tmp_path)
+    model = panini_model(opt, tmp_path)
     batch = fixed_batch(opt)
     poisoned = dict(batch, lq=torch.full_like(batch['lq'], float('nan')))
     records = Records()
@@ -232,8 +159,8 @@ def test_nonfinite_loss_skips_the_update_then_stops(tmp_path):
 
 @pytest.mark.parametrize('name', ['sr16_tiny', 'catconv_sr16_tiny'])
 def test_tiny_sr_options_train(name, tmp_path):
-    opt = tiny_options(name)
-    model = in_process_model(opt, tmp_path)
+    opt = panini_tiny_options(name)
+    model = panini_model(opt, tmp_path)
     batch = fixed_batch(opt)
     assert batch['lq'].shape[-1] * opt['scale'] == batch['gt'].shape[-1] == opt['network_g']['out_size']
     before = copy.deepcopy(model.net_g.state_dict())
@@ -245,9 +172,9 @@ def test_tiny_sr_options_train(name, tmp_path):
 
 
 def test_generator_waits_for_net_d_init_iters(tmp_path):
-    opt = tiny_options()
+    opt = panini_tiny_options()
     opt['train']['net_d_init_iters'] = 1
-    model = in_process_model(opt, tmp_path)
+    model = panini_model(opt, tmp_path)
     model.feed_data(fixed_batch(opt))
     before_g, before_d, _ = state_snapshot(model)
     model.optimize_parameters(1)
@@ -260,27 +187,27 @@ def test_generator_waits_for_net_d_init_iters(tmp_path):
 
 
 def test_missing_weight_files_are_named(tmp_path):
-    opt = tiny_options()
+    opt = panini_tiny_options()
     missing_g = str(tmp_path / 'stylegan2.pth')
     opt['network_g']['stylegan_path'] = missing_g
     opt['path']['pretrain_network_d'] = str(tmp_path / 'discriminator.pth')
     with pytest.raises(FileNotFoundError) as error:
-        in_process_model(opt, tmp_path)
+        panini_model(opt, tmp_path)
     message = str(error.value)
     assert f'network_g.stylegan_path = {missing_g}: file not found' in message
     assert 'path.pretrain_network_d' in message and 'discriminator.pth' in message
     assert 'download_pretrained_models.py StyleGAN' in message
 
-    opt = tiny_options()
+    opt = panini_tiny_options()
     opt['train']['perceptual_opt']['allow_random_vgg'] = False
     with pytest.raises(ValueError, match=r'perceptual_opt\.vgg_path is not set.*vgg16-397923af\.pth'):
-        in_process_model(opt, tmp_path)
+        panini_model(opt, tmp_path)
 
 
 def test_bf16_autocast_and_channels_last_train(tmp_path):
-    opt = tiny_options()
+    opt = panini_tiny_options()
     opt['train'].update(use_amp=True, amp_dtype='bf16', channels_last=True)
-    model = in_process_model(opt, tmp_path)
+    model = panini_model(opt, tmp_path)
     model.feed_data(fixed_batch(opt))
     assert model.lq.is_contiguous(memory_format=torch.channels_last)
     before = copy.deepcopy(model.net_g.state_dict())
@@ -291,62 +218,4 @@ def test_bf16_autocast_and_channels_last_train(tmp_path):
 
     opt['train']['amp_dtype'] = 'fp16'
     with pytest.raises(ValueError, match='fp16 needs a CUDA device'):
-        in_process_model(opt, tmp_path)
-
-
-@pytest.mark.slow
-def test_torchrun_two_processes_keep_identical_generators(tmp_path):
-    opt = without_validation(tiny_options())
-    opt['train']['total_iter'] = 4
-    opt['logger'].update(print_freq=2, save_checkpoint_freq=4)
-    result = check(
-        run(str(tmp_path), [
-            sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', TRAIN, '-opt',
-            write_options(str(tmp_path), opt), '--launcher', 'pytorch'
-        ]))
-    assert 'World size (gpu number): 2' in result.stderr
-    exp = os.path.join(str(tmp_path), 'experiments', opt['name'])
-    rank0 = torch.load(os.path.join(exp, 'rank0_net_g.pth'), weights_only=True)
-    rank1 = torch.load(os.path.join(exp, 'rank1_net_g.pth'), weights_only=True)
-    assert_same_weights(rank0, rank1)
-    assert_same_weights(rank0, load(os.path.join(exp, 'models', 'net_g_latest.pth'), 'params'))
-    initial = in_process_model(tiny_options(), tmp_path).net_g.state_dict()
-    assert not torch.equal(initial['lce.linear.weight'], rank0['lce.linear.weight'])
-
-
-@pytest.mark.slow
-def test_kill_then_auto_resume_matches_uninterrupted_run(tmp_path):
-    """Exact equality needs the same data stream after the resume.
-
-    BasicSR's trainer restarts the interrupted epoch from its first batch and does
-    not save the data RNG (flips, fresh degradations), so with many images a
-    resumed run sees other batches than an uninterrupted one. Everything the
-    model owns (net_g, net_g_ema, net_d, both Adam states, both schedulers) is
-    restored exactly; this test isolates that with one image, a deterministic
-    degradation and no flip, so every batch is the same.
-    """
-    meta_info = tmp_path / 'one_face.txt'
-    meta_info.write_text('0000.png (128,128,3)\n')
-    opt = without_validation(tiny_options())
-    opt['datasets']['train'].update(meta_info=str(meta_info), use_hflip=False, deterministic=True, seed=7)
-    opt['train']['total_iter'] = 8
-    opt['logger'].update(print_freq=4, save_checkpoint_freq=4)
-    roots = {}
-    for name in ('reference', 'resumed'):
-        roots[name] = str(tmp_path / name)
-        os.makedirs(roots[name])
-    check(run(roots['reference'], [sys.executable, TRAIN, '-opt', write_options(roots['reference'], opt)]))
-
-    options = write_options(roots['resumed'], opt)
-    killed = run(roots['resumed'], [sys.executable, TRAIN, '-opt', options], PANINI_TEST_KILL_AFTER_ITER='4')
-    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
-    assert not os.path.exists(os.path.join(models_dir(roots['resumed'], opt), 'net_g_latest.pth'))
-    resumed = check(run(roots['resumed'], [sys.executable, TRAIN, '-opt', options, '--auto_resume']))
-    assert re.search(r'Resuming training from epoch: \d+, iter: 4\.', resumed.stderr)
-    assert not re.search(r'iter:\s+4,', resumed.stderr) and re.search(r'iter:\s+8,', resumed.stderr)
-
-    for file, key in (('net_g_latest.pth', 'params'), ('net_g_latest.pth', 'params_ema'), ('net_d_latest.pth',
-                                                                                           'params')):
-        assert_same_weights(
-            load(os.path.join(models_dir(roots['resumed'], opt), file), key),
-            load(os.path.join(models_dir(roots['reference'], opt), file), key))
+        panini_model(opt, tmp_path)

@@ -1,22 +1,17 @@
 """UDRL: MoCo model (queue, momentum, InfoNCE, shuffle-BN, state, export), validation set and metrics."""
 import math
 import os
-import re
-import signal
-import socket
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
-import yaml
 from torch.nn import functional as F
 
 import panini_arch.trainer  # noqa: F401  (registers everything; UDRLModel.save needs the trainer fixes)
 from panini_arch.archs.arch_util import load_state_dict_file
 from panini_arch.archs.dre_arch import DRE
 from panini_arch.archs.panini_arch import PaniniNet
+from panini_arch.archs.presets import PRESETS
 from panini_arch.data.udrl_val_dataset import UDRLValDataset
 from panini_arch.metrics.udrl_metric import (calculate_degradation_top1, calculate_identity_top1,
                                              calculate_probe_r2)
@@ -209,8 +204,7 @@ def test_exported_dre_loads_strictly_into_bare_dre(model):
         assert torch.allclose(dre(x), model.test(x)[0], atol=1e-6)
     with pytest.raises(RuntimeError, match='missing keys'):  # the file holds no head
         load_state_dict_file(DRE(pool_size=SIZE, with_head=True), path, 'params', 'DRE')
-    panini = PaniniNet(in_size=64, out_size=128, num_style_feat=64, narrow=1 / 16, rrdb_channels=4, num_rrdb=1,
-                       dre_path=path)
+    panini = PaniniNet(**PRESETS['tiny'], dre_path=path)
     for key, value in dre.state_dict().items():
         assert torch.equal(panini.dre.state_dict()[key], value), key
 
@@ -284,84 +278,3 @@ def test_validation_logs_metrics_and_saves_best(model):
     assert model.best_metric_results['udrl_val']['deg_top1']['iter'] == 5
     assert os.path.isfile(os.path.join(model.opt['path']['models'], 'net_dre_best.pth'))
     assert model.get_bare_model(model.net_g).training  # back in training mode
-
-
-TRAIN = os.path.join(REPO, 'panini_arch', 'train.py')
-TAGS = 'plugin: !!python/name:panini_arch.trainer.__name__\ntest_hooks: !!python/name:training_hooks.__name__\n'
-
-
-def tiny_options(root, total_iter, queue_size=20):
-    """``options/train_udrl_tiny.yml`` shrunk to seconds on ``data/faces_tiny``, deterministic data."""
-    with open(os.path.join(REPO, 'options', 'train_udrl_tiny.yml')) as f:
-        opt = yaml.load(f, Loader=yaml.Loader)  # the plugin tag imports panini_arch
-    del opt['plugin']
-    train, val = opt['datasets']['train'], opt['datasets']['val']
-    val.update(dataroot_gt=os.path.join(REPO, val['dataroot_gt']), in_size=SIZE)
-    train.update(dataroot_gt=os.path.join(REPO, 'data', 'faces_tiny'), meta_info=None, in_size=SIZE)
-    train.update(batch_size_per_gpu=4, num_worker_per_gpu=0, dataset_enlarge_ratio=1, deterministic=True, seed=1)
-    val.update(num_degradations=3, num_faces=2)
-    opt['network_g']['pool_size'] = SIZE
-    opt['train'].update(queue_size=queue_size, total_iter=total_iter, scheduler=dict(
-        opt['train']['scheduler'], periods=[total_iter]))
-    opt['val']['val_freq'] = 3
-    opt['logger'].update(print_freq=1, save_checkpoint_freq=2)
-    path = os.path.join(root, 'options.yml')
-    with open(path, 'w') as f:
-        f.write(TAGS + yaml.safe_dump(opt, sort_keys=False))
-    return path, opt['name']
-
-
-def run(cwd, args, **env):
-    full_env = {key: value for key, value in os.environ.items() if key != 'PANINI_TEST_KILL_AFTER_ITER'}
-    full_env.update(PYTHONPATH=os.pathsep.join([REPO, os.path.join(REPO, 'tests')]), OMP_NUM_THREADS='1', **env)
-    return subprocess.run(args, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=300)
-
-
-def check(result):
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
-
-
-def moco_dump(root, name, rank=0):
-    return torch.load(os.path.join(root, 'experiments', name, f'rank{rank}_moco.pth'), weights_only=True)
-
-
-@pytest.mark.slow
-def test_torchrun_two_processes_gather_keys_into_identical_queues(tmp_path):
-    root = str(tmp_path)
-    opt, name = tiny_options(root, total_iter=3)
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    check(run(root, [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2', f'--master_port={port}',
-                     TRAIN, '-opt', opt, '--launcher', 'pytorch']))
-    rank0, rank1 = moco_dump(root, name, 0), moco_dump(root, name, 1)
-    assert rank0['queue_ptr'] == rank1['queue_ptr'] == (3 * 2 * 4) % 20  # both ranks' keys enter each queue
-    assert torch.equal(rank0['queue'], rank1['queue'])
-    for key, value in rank0['net_k'].items():
-        if 'running' not in key and 'num_batches' not in key:  # BN statistics see each rank's own keys
-            assert torch.equal(value, rank1['net_k'][key]), key
-
-
-@pytest.mark.slow
-def test_auto_resume_after_sigkill_continues_queue(tmp_path):
-    reference, interrupted = str(tmp_path / 'reference'), str(tmp_path / 'interrupted')
-    for root in (reference, interrupted):
-        os.makedirs(root)
-    opt, name = tiny_options(reference, total_iter=6)
-    check(run(reference, [sys.executable, TRAIN, '-opt', opt]))
-    log = open(next(os.path.join(reference, 'experiments', name, n) for n in os.listdir(
-        os.path.join(reference, 'experiments', name)) if n.endswith('.log'))).read()
-    assert re.search(r'l_infonce: \S+ acc_top1: ', log)
-    assert re.search(r'# deg_top1: [\d.]+', log) and re.search(r'# r2_log_r: ', log)
-
-    opt, name = tiny_options(interrupted, total_iter=6)
-    killed = run(interrupted, [sys.executable, TRAIN, '-opt', opt], PANINI_TEST_KILL_AFTER_ITER='4')
-    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
-    state = read_training_state(os.path.join(interrupted, 'experiments', name, 'training_states', '4.state'))
-    assert state['moco']['queue_ptr'] == 4 * 4 % 20
-    resumed = check(run(interrupted, [sys.executable, TRAIN, '-opt', opt, '--auto_resume']))
-    assert re.search(r'Resuming training from epoch: \d+, iter: 4\.', resumed.stderr)
-    after, expected = moco_dump(interrupted, name), moco_dump(reference, name)
-    assert after['queue_ptr'] == expected['queue_ptr'] == 6 * 4 % 20
-    assert torch.allclose(after['queue'], expected['queue'], atol=1e-5)

@@ -69,7 +69,7 @@ def build_panini(spec='fr'):
 
 
 def select_state_dict(checkpoint, param_key, path, what):
-    """The state dict held by a loaded checkpoint.
+    """The state dict held by a loaded checkpoint: every layout a checkpoint may have is recognised here.
 
     Args:
         checkpoint: what ``torch.load`` returned.
