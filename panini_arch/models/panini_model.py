@@ -5,6 +5,7 @@ from contextlib import nullcontext
 from os import path as osp
 
 import torch
+import torch.distributed as dist
 
 from basicsr.archs import build_network
 from basicsr.losses import build_loss
@@ -159,6 +160,7 @@ class PaniniModel(BaseModel):
         else:
             with torch.no_grad(), self.autocast():
                 self.output = self.net_g(self.lq).float()
+            self._sync_running_stats()
         if not self._optimize_d(current_iter, loss_dict):
             skipped.append('net_d')
         if 'net_g' in skipped or (skipped and not g_due):
@@ -166,19 +168,36 @@ class PaniniModel(BaseModel):
         self.log_dict = self.reduce_loss_dict(loss_dict)
         self.guard.end_iteration(current_iter, skipped, loss_dict)
 
+    def _running_stat_buffers(self):
+        """net_g's batch-norm statistics (the IFE's CBAM, a trained DRE) by name."""
+        return {name: buffer for name, buffer in self.get_bare_model(self.net_g).named_buffers()
+                if name.endswith(('running_mean', 'running_var', 'num_batches_tracked'))}
+
     @torch.no_grad()
     def _running_stats(self, restore=None):
-        """Copies of net_g's batch-norm statistics (the IFE's CBAM, a trained DRE), or put ``restore`` back.
+        """Copies of net_g's batch-norm statistics, or put ``restore`` back.
 
         The forward of a skipped (non-finite) step has already moved them; restoring keeps them finite.
         """
-        buffers = {name: buffer for name, buffer in self.get_bare_model(self.net_g).named_buffers()
-                   if name.endswith(('running_mean', 'running_var', 'num_batches_tracked'))}
+        buffers = self._running_stat_buffers()
         if restore is None:
             return {name: buffer.clone() for name, buffer in buffers.items()}
         for name, saved in restore.items():
             buffers[name].copy_(saved)
         return restore
+
+    @torch.no_grad()
+    def _sync_running_stats(self):
+        """With several processes, average net_g's batch-norm statistics after each update, so every
+        rank (and its EMA copy) keeps the same ones; each rank's batch moved its own copy. A skipped
+        step restores them on every rank instead (all ranks skip together)."""
+        if not self.opt['dist']:
+            return
+        world_size = dist.get_world_size()
+        for buffer in self._running_stat_buffers().values():
+            if buffer.is_floating_point():
+                dist.all_reduce(buffer)
+                buffer.div_(world_size)
 
     def _optimize_g(self, loss_dict):
         """Generator step; returns False when it was skipped for a non-finite loss."""
@@ -199,6 +218,7 @@ class PaniniModel(BaseModel):
         self.scaler_g.scale(l_g_total).backward()
         self.scaler_g.step(self.optimizer_g)
         self.scaler_g.update()
+        self._sync_running_stats()  # after backward: the batch-norm backward reads them
         self.update_ema(self.ema_decay)
         return True
 
