@@ -160,11 +160,10 @@ class PaniniModel(BaseModel):
         else:
             with torch.no_grad(), self.autocast():
                 self.output = self.net_g(self.lq).float()
-            self._sync_running_stats()
+        if not g_due or 'net_g' in skipped:  # net_g not updated: its batch-norm statistics stay as they were
+            self._running_stats(restore=running_stats)
         if not self._optimize_d(current_iter, loss_dict):
             skipped.append('net_d')
-        if 'net_g' in skipped or (skipped and not g_due):
-            self._running_stats(restore=running_stats)
         self.log_dict = self.reduce_loss_dict(loss_dict)
         self.guard.end_iteration(current_iter, skipped, loss_dict)
 
@@ -177,7 +176,8 @@ class PaniniModel(BaseModel):
     def _running_stats(self, restore=None):
         """Copies of net_g's batch-norm statistics, or put ``restore`` back.
 
-        The forward of a skipped (non-finite) step has already moved them; restoring keeps them finite.
+        The forward of a step that does not update net_g (a skipped, non-finite one, or a D-only
+        one) has already moved them; restoring keeps them as they were (and finite).
         """
         buffers = self._running_stat_buffers()
         if restore is None:
@@ -189,8 +189,8 @@ class PaniniModel(BaseModel):
     @torch.no_grad()
     def _sync_running_stats(self):
         """With several processes, average net_g's batch-norm statistics after each update, so every
-        rank (and its EMA copy) keeps the same ones; each rank's batch moved its own copy. A skipped
-        step restores them on every rank instead (all ranks skip together)."""
+        rank (and its EMA copy) keeps the same ones; each rank's batch moved its own copy. A step that
+        does not update net_g restores them on every rank instead (all ranks skip together)."""
         if not self.opt['dist']:
             return
         world_size = dist.get_world_size()
