@@ -13,6 +13,7 @@ from torch import nn
 
 from .archs.presets import PANINI_SOURCE, PRESETS, build_panini, load_checkpoint, read_network_g
 from .restoration.face_restorer import prior_weight_to_bias
+from .utils.optional import EXPORT_INSTALL, import_optional
 
 
 class ExportedPanini(nn.Module):
@@ -48,13 +49,15 @@ def export_torchscript(program, example, path):
 
 def export_onnx(program, path, opset=18):
     """Write the exported graph to ONNX at ``path`` (input ``lq``, output ``restored``)."""
+    for module in ('onnx', 'onnxscript'):
+        import_optional(module, EXPORT_INSTALL, 'ONNX export')
     torch.onnx.export(program, input_names=['lq'], output_names=['restored'], f=str(path), opset_version=opset,
                       dynamo=True, external_data=False)
 
 
 def run_onnx(path, lq):
     """Run an ONNX file with onnxruntime (CPU) on a (B, 3, H, W) tensor; returns a numpy array."""
-    import onnxruntime
+    onnxruntime = import_optional('onnxruntime', EXPORT_INSTALL, 'Checking the ONNX file')
     session = onnxruntime.InferenceSession(str(path), providers=['CPUExecutionProvider'])
     return session.run(None, {'lq': lq.numpy()})[0]
 

@@ -6,10 +6,19 @@ Outputs (like GFPGAN's ``inference_gfpgan.py``) under ``-o``:
 (and ``<video>_restored.mp4`` for videos). A photo without a detected face is
 passed through the background path only (resized by ``--upscale``) and listed
 at the end. RGBA photos keep their alpha channel (resized alongside, saved as PNG).
+
+Nothing is overwritten or lost: ``-o`` may not hold the input; inputs whose stems
+collide (``face.png``, ``face.jpg``) get their extension in the output name
+(``face_png``, ``face_jpg``); an input whose restored photo is already in ``-o`` is
+skipped and listed, unless ``--overwrite``; files are written whole or not at all
+(temporary file, then rename). A file that cannot be read, restored or written is
+reported with its reason, the others go on, and the exit status is 1 when any
+failed (2 for a bad command line or set-up).
 """
 import argparse
 import os
 import sys
+import traceback
 import warnings
 from pathlib import Path
 
@@ -19,10 +28,49 @@ import torch
 from tqdm import tqdm
 
 from .archs.presets import PANINI_SOURCE, PRESETS, build_panini, load_checkpoint, read_network_g
-from .restoration.face_detect import FaceDetector
+from .restoration.face_detect import DETECTORS, MIN_FACE_SIDE, FaceDetector
 from .restoration.face_restorer import PaniniRestorer
 from .restoration.paste_back import resize_in_strips
-from .utils.image_io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, list_images, read_photo
+from .utils.image_io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, read_photo
+from .utils.safe_load import UnsafeOptionsError
+
+
+def _number(kind, low, text, inclusive=False):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a {kind.__name__}') from None
+    if value < low or (value == low and not inclusive) or value != value:
+        raise argparse.ArgumentTypeError(f'must be {">=" if inclusive else ">"} {low}, got {text}')
+    return value
+
+
+def positive_int(text):
+    """argparse type: an int > 0."""
+    return _number(int, 0, text)
+
+
+def positive_float(text):
+    """argparse type: a finite float > 0."""
+    value = _number(float, 0, text)
+    if value == float('inf'):
+        raise argparse.ArgumentTypeError(f'must be finite, got {text}')
+    return value
+
+
+def unit_float(text):
+    """argparse type: a float in [0, 1]."""
+    value = _number(float, 0, text, inclusive=True)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f'must be in [0, 1], got {text}')
+    return value
+
+
+def name_suffix(text):
+    """argparse type: a file-name suffix (no path separators)."""
+    if not text or any(sep in text for sep in ('/', '\\', '\0')) or text in ('.', '..'):
+        raise argparse.ArgumentTypeError(f'{text!r} cannot be part of a file name (no / or \\)')
+    return text
 
 
 def parse_args(argv=None):
@@ -38,34 +86,47 @@ def parse_args(argv=None):
     parser.add_argument('--random_weights', action='store_true',
                         help='TESTS/DEMOS ONLY: use an untrained net when no --model_path is given')
     parser.add_argument('--aligned', action='store_true', help='inputs are already aligned, cropped faces')
-    parser.add_argument('--detector', default='mtcnn', choices=['mtcnn', 'retinaface'],
-                        help='mtcnn ships its weights (offline); retinaface needs --detector_path')
+    parser.add_argument('--detector', default='mtcnn', choices=DETECTORS,
+                        help='mtcnn: facenet-pytorch (pip install --no-deps facenet-pytorch==2.6.0), offline; '
+                             'retinaface: needs --detector_path; haar: OpenCV, always installed, rougher alignment')
     parser.add_argument('--detector_path', help="facexlib RetinaFace weight file, e.g. detection_Resnet50_Final.pth")
     parser.add_argument('--only_center_face', action='store_true', help='restore only the face nearest the centre')
-    parser.add_argument('--upscale', type=float, default=2, help='scale of the whole output photo')
+    parser.add_argument('--upscale', type=positive_float, default=2, help='scale of the whole output photo')
     parser.add_argument('--bg_upsampler', default='none', choices=['none'],
                         help='background path: none = Lanczos resize (done in strips, bounded memory)')
-    parser.add_argument('--prior_weight', type=float, default=None,
+    parser.add_argument('--prior_weight', type=unit_float, default=None,
                         help='0 = trust the input, 1 = trust the GAN prior, 0.5 or unset = learned DAFI masks '
                              '(mask_bias = logit(prior_weight))')
     parser.add_argument('--preserve_color', action='store_true',
                         help="keep the input face's low-frequency colour (Lab a/b), fixing colour shifts")
-    parser.add_argument('--batch_size', type=int, default=4, help='faces per forward pass')
+    parser.add_argument('--batch_size', type=positive_int, default=4, help='faces per forward pass')
     parser.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda'])
     parser.add_argument('--ext', default='auto', choices=['auto', 'jpg', 'png'],
                         help='output image format; auto = the input format (PNG when there is alpha)')
-    parser.add_argument('--suffix', default=None, help='suffix added to restored file names')
+    parser.add_argument('--suffix', type=name_suffix, default=None, help='suffix added to restored file names')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='restore inputs whose results are already in -o (default: skip and list them)')
     return parser.parse_args(argv)
 
 
 def list_inputs(path):
-    """Image and video files under ``path`` (a file or a folder), sorted."""
+    """``(inputs, ignored)``: image and video files under ``path`` (a file or a folder), sorted, and the
+    names of the other files of the folder.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist, or the folder holds no image or video.
+    """
     path = Path(path)
     if path.is_file():
-        return [path]
+        return [path], []
     if not path.is_dir():
         raise FileNotFoundError(f'Input not found: {path}')
-    return [Path(p) for p in list_images(path, extensions=IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)]
+    files = sorted(p for p in path.iterdir() if p.is_file())
+    inputs = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS + VIDEO_EXTENSIONS]
+    if not inputs:
+        extensions = ' '.join(IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)
+        raise FileNotFoundError(f'No image or video in {path} (extensions {extensions})')
+    return inputs, [p.name for p in files if p not in inputs]
 
 
 def select_device(name):
@@ -78,10 +139,20 @@ def select_device(name):
 
 
 def load_net(args):
-    """The PaniniNet of ``--opt`` or ``--arch`` with the weights of ``--model_path`` (or random, with a warning)."""
+    """The PaniniNet of ``--opt`` or ``--arch`` with the weights of ``--model_path`` (or random, with a warning).
+
+    Raises:
+        RuntimeError: the checkpoint does not fit; the message says to pass the matching ``--arch`` or ``--opt``.
+    """
     net = build_panini(read_network_g(args.opt) if args.opt else args.arch)
     if args.model_path:
-        load_checkpoint(net, args.model_path, 'auto', 'Panini-Net', PANINI_SOURCE)
+        try:
+            load_checkpoint(net, args.model_path, 'auto', 'Panini-Net', PANINI_SOURCE)
+        except RuntimeError as error:
+            if 'do not fit' not in str(error):
+                raise
+            raise RuntimeError(f'{error}. The checkpoint was trained with other network options: pass the matching '
+                               '--arch preset, or the options file it was trained with as --opt.') from None
     elif args.random_weights:
         warnings.warn('RANDOM WEIGHTS: --random_weights builds an untrained Panini-Net. Its output is noise-like '
                       'and only good for tests and demos of the pipeline.', stacklevel=2)
@@ -92,8 +163,43 @@ def load_net(args):
     return net
 
 
+def make_restorer(args):
+    """The :class:`PaniniRestorer` the command line describes."""
+    device = select_device(args.device)
+    net = load_net(args)
+    detector = None if args.aligned else FaceDetector(args.detector, device, args.detector_path)
+    return PaniniRestorer(net, device, upscale=args.upscale, prior_weight=args.prior_weight,
+                          preserve_color=args.preserve_color, batch_size=args.batch_size, detector=detector,
+                          only_center_face=args.only_center_face)
+
+
+def check_output_folder(input_path, output):
+    """Refuse an output folder that is, or contains, the input: results would overwrite or mix with it."""
+    source, target = os.path.realpath(input_path), os.path.realpath(output)
+    if source == target or source.startswith(target.rstrip(os.sep) + os.sep):
+        raise ValueError(f'The output folder {output} contains the input {input_path}: restored files could '
+                         'overwrite the inputs. Choose an output folder outside the input.')
+
+
+def output_stems(inputs):
+    """One distinct output stem per input: the file stem, or ``<stem>_<ext>`` where stems collide."""
+    counts = {}
+    for path in inputs:
+        counts[path.stem.lower()] = counts.get(path.stem.lower(), 0) + 1
+    stems, taken = {}, set()
+    for path in inputs:
+        stem = path.stem if counts[path.stem.lower()] == 1 else f'{path.stem}_{path.suffix.lstrip(".").lower()}'
+        unique, n = stem, 1
+        while unique.lower() in taken:
+            n += 1
+            unique = f'{stem}_{n}'
+        taken.add(unique.lower())
+        stems[path] = unique
+    return stems
+
+
 class OutputWriter:
-    """Write GFPGAN-style output folders under ``root``."""
+    """Write GFPGAN-style output folders under ``root``; every file whole or not at all."""
 
     def __init__(self, root, ext, suffix):
         self.root = Path(root)
@@ -102,96 +208,188 @@ class OutputWriter:
         for sub in ('cropped_faces', 'restored_faces', 'cmp', 'restored_imgs'):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
 
+    @staticmethod
+    def write(path, img):
+        """Encode ``img`` for ``path``'s extension and write it atomically; OSError naming it on failure."""
+        path = Path(path)
+        try:
+            ok, data = cv2.imencode(path.suffix, img)
+        except cv2.error as error:
+            raise OSError(f'Cannot encode {path}: {error}') from None
+        if not ok:
+            raise OSError(f'Cannot encode {path}')
+        tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
+        try:
+            with open(tmp, 'wb') as f:
+                f.write(data.tobytes())
+            os.replace(tmp, path)
+        except OSError as error:
+            raise OSError(f'Cannot write {path}: {error.strerror or error}') from None
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+
     def faces(self, stem, crops, restored):
         """Save aligned crops, restored faces and side-by-side comparisons."""
         for idx, (crop, face) in enumerate(zip(crops, restored)):
             size = face.shape[0]
             shown = cv2.resize(crop, (size, size), interpolation=cv2.INTER_CUBIC)
-            cv2.imwrite(str(self.root / 'cropped_faces' / f'{stem}_{idx:02d}.png'), crop)
-            cv2.imwrite(str(self.root / 'restored_faces' / f'{stem}_{idx:02d}{self.suffix}.png'), face)
-            cv2.imwrite(str(self.root / 'cmp' / f'{stem}_{idx:02d}.png'), np.concatenate([shown, face], axis=1))
+            self.write(self.root / 'cropped_faces' / f'{stem}_{idx:02d}.png', crop)
+            self.write(self.root / 'restored_faces' / f'{stem}_{idx:02d}{self.suffix}.png', face)
+            self.write(self.root / 'cmp' / f'{stem}_{idx:02d}.png', np.concatenate([shown, face], axis=1))
 
-    def photo(self, source, img, alpha):
-        """Save a whole restored photo; with ``alpha`` (H', W') it becomes a 4-channel PNG."""
+    def photo_ext(self, source, has_alpha):
+        """Extension of the restored photo: the input's (or ``--ext``), PNG for alpha and other formats."""
         ext = source.suffix.lower().lstrip('.') if self.ext == 'auto' else self.ext
-        if alpha is not None or ext not in ('jpg', 'jpeg', 'png'):
-            ext = 'png'
+        return 'png' if has_alpha or ext not in ('jpg', 'jpeg', 'png') else ext
+
+    def existing(self, stem):
+        """Restored photos or videos already written for ``stem``."""
+        names = {f'{stem}{self.suffix}', f'{stem}{self.suffix or "_restored"}'}
+        folder = self.root / 'restored_imgs'
+        return [p for p in folder.iterdir() if p.stem in names and not p.name.startswith('.')]
+
+    def photo(self, source, stem, img, alpha):
+        """Save a whole restored photo; with ``alpha`` (H', W') it becomes a 4-channel PNG."""
         if alpha is not None:
             img = np.concatenate([img, alpha[:, :, None]], axis=2)
-        path = self.root / 'restored_imgs' / f'{source.stem}{self.suffix}.{ext}'
-        cv2.imwrite(str(path), img)
+        path = self.root / 'restored_imgs' / f'{stem}{self.suffix}.{self.photo_ext(source, alpha is not None)}'
+        self.write(path, img)
         return path
 
 
-def restore_image(restorer, writer, path, aligned):
-    """Restore one image file; returns the number of faces restored."""
+def restore_image(restorer, writer, path, stem, aligned):
+    """Restore one image file; returns (faces restored, note or None)."""
     img, alpha = read_photo(path)
+    note = None
     if aligned:
-        crops, restored = restorer.restore_aligned(img)
-        output, alpha = restored[0], None
+        crops, restored = restorer.restore_aligned(img, str(path))
+        output = restored[0]
+        if alpha is not None:
+            alpha = cv2.resize(alpha, output.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+        if img.shape[0] < restorer.in_size:
+            note = f'{img.shape[1]}x{img.shape[0]} px face upsampled to the net input {restorer.in_size} px'
     else:
         crops, restored, output = restorer.restore_photo(img)
         if alpha is not None:
             alpha = resize_in_strips(alpha, output.shape[0] / img.shape[0])
-    writer.faces(path.stem, crops, restored)
-    writer.photo(path, output, alpha)
-    return len(restored)
+        if not restored and min(img.shape[:2]) < MIN_FACE_SIDE:
+            note = f'{img.shape[1]}x{img.shape[0]} px, too small to hold a detectable face (>= {MIN_FACE_SIDE} px)'
+    writer.faces(stem, crops, restored)
+    writer.photo(path, stem, output, alpha)
+    return len(restored), note
 
 
-def restore_video(restorer, writer, path, aligned):
-    """Restore every frame of a video into ``restored_imgs/<stem>_restored.mp4``; returns faces restored."""
+def restore_video(restorer, writer, path, stem, aligned):
+    """Restore every frame of a video into ``restored_imgs/<stem>_restored.mp4``; returns (faces, None)."""
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise ValueError(f'Cannot open video {path}')
     fps = capture.get(cv2.CAP_PROP_FPS) or 25
     total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
-    out_path = writer.root / 'restored_imgs' / f'{path.stem}{writer.suffix or "_restored"}.mp4'
+    out_path = writer.root / 'restored_imgs' / f'{stem}{writer.suffix or "_restored"}.mp4'
+    tmp_path = out_path.with_name(f'.{out_path.stem}.{os.getpid()}.tmp.mp4')
     video_writer = None
-    faces = 0
-    with tqdm(total=total, desc=f'{path.name}', unit='frame') as progress:
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            if aligned:
-                _, restored = restorer.restore_aligned(frame)
-                output = restored[0]
-            else:
-                _, restored, output = restorer.restore_photo(frame)
-            faces += len(restored)
-            if video_writer is None:
-                size = (output.shape[1], output.shape[0])
-                video_writer = cv2.VideoWriter(str(out_path), cv2.VideoWriter_fourcc(*'mp4v'), fps, size)
-            video_writer.write(output)
-            progress.update()
-    capture.release()
-    if video_writer is not None:
+    faces = frames = 0
+    try:
+        with tqdm(total=total, desc=f'{path.name}', unit='frame') as progress:
+            while True:
+                ok, frame = capture.read()
+                if not ok:
+                    break
+                if aligned:
+                    _, restored = restorer.restore_aligned(frame, f'{path} frame {frames}')
+                    output = restored[0]
+                else:
+                    _, restored, output = restorer.restore_photo(frame)
+                faces += len(restored)
+                frames += 1
+                if video_writer is None:
+                    size = (output.shape[1], output.shape[0])
+                    video_writer = cv2.VideoWriter(str(tmp_path), cv2.VideoWriter_fourcc(*'mp4v'), fps, size)
+                    if not video_writer.isOpened():
+                        raise OSError(f'Cannot write video {out_path}')
+                video_writer.write(output)
+                progress.update()
+        if video_writer is None:
+            raise ValueError(f'No frame could be read from video {path}')
         video_writer.release()
-    return faces
+        os.replace(tmp_path, out_path)
+    finally:
+        capture.release()
+        if tmp_path.exists():
+            tmp_path.unlink()
+    return faces, None
+
+
+def restore_all(restorer, writer, inputs, aligned, overwrite):
+    """Restore every input, going on past failures.
+
+    Returns:
+        dict: ``done`` [(name, faces)], ``no_face`` [(name, note)], ``notes`` [(name, note)],
+        ``skipped`` [name], ``failed`` [(name, reason)].
+    """
+    report = {'done': [], 'no_face': [], 'notes': [], 'skipped': [], 'failed': []}
+    stems = output_stems(inputs)
+    for path in tqdm(inputs, desc='Restoring', unit='file'):
+        stem = stems[path]
+        if not overwrite and writer.existing(stem):
+            report['skipped'].append(path.name)
+            continue
+        restore = restore_video if path.suffix.lower() in VIDEO_EXTENSIONS else restore_image
+        try:
+            count, note = restore(restorer, writer, path, stem, aligned)
+        except Exception as error:  # one bad file must not cost the others; its reason is reported
+            reason = str(error) or traceback.format_exception_only(type(error), error)[-1].strip()
+            report['failed'].append((path.name, reason))
+            tqdm.write(f'FAILED {path}: {reason}')
+            continue
+        report['done'].append((path.name, count))
+        if count == 0:
+            report['no_face'].append((path.name, note))
+        elif note:
+            report['notes'].append((path.name, note))
+    return report
+
+
+def print_report(report, total, output):
+    """Print the summary of :func:`restore_all`: what was done, skipped and failed, and why."""
+    faces = sum(count for _, count in report['done'])
+    print(f'Restored {faces} face(s) in {len(report["done"])} of {total} file(s); results in {os.path.abspath(output)}')
+    if report['no_face']:
+        print('No face found (passed through the background path only): ' + ', '.join(
+            name + (f' ({note})' if note else '') for name, note in report['no_face']))
+    for name, note in report['notes']:
+        print(f'Note: {name}: {note}')
+    if report['skipped']:
+        print(f'Skipped {len(report["skipped"])} file(s) already restored in {output} (--overwrite redoes them): '
+              + ', '.join(report['skipped']))
+    if report['failed']:
+        print(f'FAILED {len(report["failed"])} of {total} file(s):')
+        for name, reason in report['failed']:
+            print(f'  {name}: {reason}')
 
 
 def main(argv=None):
-    """Entry point of ``panini-restore`` and ``scripts/inference_panini.py``; returns 0."""
+    """Entry point of ``panini-restore`` and ``scripts/inference_panini.py``.
+
+    Returns:
+        int: 0 when every file was restored (or skipped), 1 when any failed, 2 for a set-up error.
+    """
     args = parse_args(argv)
-    device = select_device(args.device)
-    net = load_net(args)
-    detector = None if args.aligned else FaceDetector(args.detector, device, args.detector_path)
-    restorer = PaniniRestorer(net, device, upscale=args.upscale, prior_weight=args.prior_weight,
-                              preserve_color=args.preserve_color, batch_size=args.batch_size, detector=detector,
-                              only_center_face=args.only_center_face)
-    writer = OutputWriter(args.output, args.ext, args.suffix)
-    inputs = list_inputs(args.input)
-    no_face, total_faces = [], 0
-    for path in tqdm(inputs, desc='Restoring', unit='file'):
-        restore = restore_video if path.suffix.lower() in VIDEO_EXTENSIONS else restore_image
-        count = restore(restorer, writer, path, args.aligned)
-        total_faces += count
-        if count == 0:
-            no_face.append(path.name)
-    print(f'Restored {total_faces} face(s) in {len(inputs)} file(s); results in {os.path.abspath(args.output)}')
-    if no_face:
-        print(f'No face found (passed through the background path only): {", ".join(no_face)}')
-    return 0
+    try:
+        inputs, ignored = list_inputs(args.input)
+        check_output_folder(args.input, args.output)
+        restorer = make_restorer(args)
+        writer = OutputWriter(args.output, args.ext, args.suffix)
+    except (OSError, ValueError, ImportError, RuntimeError, UnsafeOptionsError) as error:
+        print(f'Error: {error}', file=sys.stderr)
+        return 2
+    if ignored:
+        print(f'Ignored (not an image or video): {", ".join(ignored)}')
+    report = restore_all(restorer, writer, inputs, args.aligned, args.overwrite)
+    print_report(report, len(inputs), args.output)
+    return 1 if report['failed'] else 0
 
 
 if __name__ == '__main__':

@@ -15,11 +15,21 @@ if not __package__:  # run as a file: make the repository, not panini_arch/, imp
 
 import panini_arch.trainer  # noqa: E402,F401  (registers everything, then applies the trainer fixes)
 from basicsr.train import train_pipeline  # noqa: E402
+from panini_arch.models.option_checks import OptionError  # noqa: E402
+from panini_arch.utils.safe_load import UnsafeOptionsError  # noqa: E402
 
 
 def main():
-    """Run ``basicsr.train.train_pipeline`` with the working directory as root path."""
-    train_pipeline(os.getcwd())
+    """Run ``basicsr.train.train_pipeline`` with the working directory as root path.
+
+    An options file that is refused (a Python tag) or invalid (``option_checks``) stops with its
+    message and exit status 2.
+    """
+    try:
+        train_pipeline(os.getcwd())
+    except (UnsafeOptionsError, OptionError) as error:
+        print(f'Error: {error}', file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == '__main__':

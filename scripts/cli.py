@@ -6,7 +6,8 @@ import argparse
 
 import yaml
 
-from panini_arch.archs.presets import PRESETS, build_generator, panini_options, read_options
+from panini_arch.archs.presets import PRESETS, build_generator, panini_options
+from panini_arch.utils.safe_load import load_options
 
 RANGE_KEYS = ('downsample_range', 'blur_sigma', 'noise_range', 'jpeg_range')
 
@@ -27,7 +28,7 @@ def net_from_args(args):
     """Build the PaniniNet described by :func:`add_net_args` options (eval mode, CPU)."""
     network_opt, model_path, param_key = dict(type='PaniniNet', **PRESETS[args.arch]), None, args.param_key
     if args.opt:
-        opt = read_options(args.opt)
+        opt = load_options(args.opt)
         network_opt = dict(opt['network_g'])
         model_path = (opt.get('path') or {}).get('pretrain_network_g')
         param_key = (opt.get('path') or {}).get('param_key_g', param_key)

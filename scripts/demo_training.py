@@ -16,7 +16,8 @@ from pathlib import Path
 import yaml
 from tqdm import tqdm
 
-from panini_arch.archs.presets import read_options
+from panini_arch.utils.image_io import list_images
+from panini_arch.utils.safe_load import load_options
 
 OPTIONS_DIR = Path(__file__).resolve().parents[1] / 'options'
 ITER_PATTERN = re.compile(r'iter:\s*([\d,]+)')
@@ -28,7 +29,7 @@ def load_template(name):
     if not path.is_file():
         raise FileNotFoundError(f'{path} not found: run the demo from a checkout of panini-arch '
                                 '(python scripts/demo.py in the repository).')
-    return read_options(path)
+    return load_options(path)
 
 
 def point_datasets(opt, train_dir, val_dir):
@@ -101,7 +102,7 @@ def panini_options(train_dir, val_dir, iters, dre_path, dre_pool_size, lr, batch
 
 def count_images(folder):
     """Number of PNG files in ``folder``."""
-    return sum(1 for name in os.listdir(folder) if name.endswith('.png'))
+    return len(list_images(folder, extensions=('.png',)))
 
 
 def run_training(opt, work_dir):

@@ -1,12 +1,12 @@
 """Helpers the tests share: the training launcher (subprocesses with the test hooks), options and weights.
 
 Training runs are subprocesses of ``panini_arch/train.py`` (or ``torchrun`` of it) with
-``OMP_NUM_THREADS=1``. The options they read start with :data:`TAGS`: the plugin line and
-``training_hooks`` (this folder), which can SIGKILL a run after a save and dumps what every
-rank holds at the end (see ``training_hooks.py``).
+``OMP_NUM_THREADS=1``. The options they read start with :data:`TAGS`, the plugin line (the one
+Python tag the options loader accepts); ``tests/hooks`` first on their PYTHONPATH loads
+``training_hooks`` (this folder) at start-up, which can SIGKILL a run after a save and dumps
+what every rank holds at the end (see ``training_hooks.py``).
 """
 import copy
-import json
 import os
 import socket
 import subprocess
@@ -19,22 +19,22 @@ import torch
 import yaml
 
 import panini_arch  # noqa: F401  (first: makes basicsr importable)
-from basicsr.utils.options import ordered_yaml
+from panini_arch.utils.safe_load import load_options
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTS = os.path.dirname(os.path.abspath(__file__))
 TRAIN = os.path.join(REPO, 'panini_arch', 'train.py')
 TEST = os.path.join(REPO, 'panini_arch', 'test.py')
 FACES = os.path.join(REPO, 'data', 'faces_tiny')
-TAGS = ('plugin: !!python/name:panini_arch.trainer.__name__\n'
-        'test_hooks: !!python/name:training_hooks.__name__\n')
+HOOKS = os.path.join(TESTS, 'hooks')
+TAGS = 'plugin: !!python/name:panini_arch.trainer.__name__\n'
+HOOKS_TAG = 'test_hooks: !!python/name:training_hooks.__name__\n'  # for BasicSR's own loader, which builds any tag
 TORCHRUN = (sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2')
 
 
 def read_options(name):
     """``options/<name>.yml`` as plain dicts and lists (the plugin entry is the string it names)."""
-    with open(os.path.join(REPO, 'options', f'{name}.yml')) as f:
-        return json.loads(json.dumps(yaml.load(f, Loader=ordered_yaml()[0])))
+    return load_options(os.path.join(REPO, 'options', f'{name}.yml'))
 
 
 def panini_tiny_options(name='fr_tiny'):
@@ -104,19 +104,20 @@ def panini_model(opt, folder):
     return build_model(opt)
 
 
-def write_options(folder, opt):
-    """Write ``opt`` to ``folder/options.yml`` headed by :data:`TAGS`; returns the path."""
+def write_options(folder, opt, tags=TAGS):
+    """Write ``opt`` to ``folder/options.yml`` headed by ``tags`` (:data:`TAGS`); returns the path."""
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, 'options.yml')
     with open(path, 'w') as f:
-        f.write(TAGS + yaml.safe_dump(opt, sort_keys=False))
+        f.write(tags + yaml.safe_dump(opt, sort_keys=False))
     return path
 
 
 def run(cwd, args, path=(), **env):
-    """Run ``args`` in ``cwd`` with the repository, tests/ and ``path`` importable, one thread per process."""
+    """Run ``args`` in ``cwd`` with ``path``, the test hooks, the repository and tests/ importable, one thread
+    per process."""
     full_env = {key: value for key, value in os.environ.items() if key != 'PANINI_TEST_KILL_AFTER_ITER'}
-    full_env.update(PYTHONPATH=os.pathsep.join([*path, REPO, TESTS]), OMP_NUM_THREADS='1', **env)
+    full_env.update(PYTHONPATH=os.pathsep.join([*path, HOOKS, REPO, TESTS]), OMP_NUM_THREADS='1', **env)
     return subprocess.run(args, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=300)
 
 
@@ -157,3 +158,18 @@ def pairs_root(tmp_path_factory):
         assert cv2.imwrite(str(root / 'gt' / f'{name}.png'), image)
         assert cv2.imwrite(str(root / 'lq' / f'{name}.png'), cv2.resize(image, (12, 12), interpolation=cv2.INTER_AREA))
     return str(root)
+
+
+@pytest.fixture
+def run_entry(tmp_path, monkeypatch):
+    """``run_entry(main, opt_path)``: call an entry point's ``main`` with ``-opt opt_path`` in ``tmp_path``;
+    returns its exit status (it must end with ``SystemExit``)."""
+
+    def run_main(main, opt_path):
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setattr(sys, 'argv', ['entry.py', '-opt', str(opt_path)])
+        with pytest.raises(SystemExit) as info:
+            main()
+        return info.value.code
+
+    return run_main

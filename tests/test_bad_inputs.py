@@ -84,10 +84,10 @@ def test_rgba_alpha_is_dropped(folder):
     np.testing.assert_array_equal(gt_uint8(dataset(folder)[1]), bgr)
 
 
-def test_16bit_keeps_the_high_byte(folder):
+def test_16bit_is_scaled_to_8bit(folder):
     img16 = draw_face(SIZE, 1).astype(np.uint16) * 257 + 100
     cv2.imwrite(str(folder / '0001.png'), img16)
-    np.testing.assert_array_equal(gt_uint8(dataset(folder)[1]), (img16 >> 8).astype(np.uint8))
+    np.testing.assert_array_equal(gt_uint8(dataset(folder)[1]), (img16 / 257 + 0.5).astype(np.uint8))
 
 
 def test_wrong_size_square_is_resized_and_counted(folder, caplog_basicsr):
@@ -202,3 +202,18 @@ def test_outputs_never_wrong_size_over_a_mixed_folder(folder):
     loader = torch.utils.data.DataLoader(dataset(folder), batch_size=5)
     batch = next(iter(loader))
     assert batch['gt'].shape == (5, 3, SIZE, SIZE) and batch['lq'].shape == (5, 3, 32, 32)
+
+
+def test_many_bad_files_give_one_warning_each(tmp_path, caplog_basicsr):
+    """40 unreadable files of 64, read over and over: one warning per bad file, not one per skip."""
+    make_face_folder(tmp_path, 64, 16)
+    for i in range(0, 64, 8):
+        for j in range(5):
+            (tmp_path / f'{i + j:04d}.png').write_bytes(b'')
+    ds = dataset(tmp_path, gt_size=16, in_size=8)
+    for _ in range(4):
+        for index in range(len(ds)):
+            ds[index]
+    warnings = [r for r in caplog_basicsr.records if 'Skipped bad image' in r.getMessage()]
+    assert len(warnings) == len(ds.source.bad) == 40
+    assert ds.source.num_skipped > 40

@@ -14,7 +14,6 @@ import yaml
 
 import panini_arch  # noqa: F401
 from basicsr.metrics import calculate_psnr
-from basicsr.utils.options import ordered_yaml
 from cli import net_from_args
 from panini_arch.archs.presets import PRESETS
 from panini_arch.data.eval_sets import generate_test_set, generate_theta_set
@@ -23,6 +22,7 @@ from panini_arch.evaluation.analysis import image_thetas, load_batch
 from panini_arch.evaluation.external import evaluate_outputs
 from panini_arch.metrics.resize_policy import restore, to_net_input
 from panini_arch.utils.image_io import list_images
+from panini_arch.utils.safe_load import load_options
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_NETS = {
@@ -55,8 +55,7 @@ def workdir(tmp_path_factory):
 
 def tiny_options(name, workdir):
     """The shipped options file with a tiny random net, the 4-face set and no NIQE (images are too small)."""
-    with open(os.path.join(ROOT, 'options', f'{name}.yml'), encoding='utf-8') as f:
-        opt = yaml.load(f, Loader=ordered_yaml()[0])
+    opt = load_options(os.path.join(ROOT, 'options', f'{name}.yml'))
     opt['network_g'] = TINY_NETS[name]
     opt['path'] = {'pretrain_network_g': None}
     opt['random_weights'] = True
@@ -234,8 +233,7 @@ def test_mask_bias_sweep_moves_theta_from_input_to_prior(workdir):
 def test_shipped_test_options_are_consistent(name):
     from basicsr.utils.registry import ARCH_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
     from panini_arch.evaluation.published import published
-    with open(os.path.join(ROOT, 'options', f'{name}.yml'), encoding='utf-8') as f:
-        opt = yaml.load(f, Loader=ordered_yaml()[0])
+    opt = load_options(os.path.join(ROOT, 'options', f'{name}.yml'))
     assert opt['model_type'] in MODEL_REGISTRY and opt['network_g']['type'] in ARCH_REGISTRY
     assert all(m['type'] in METRIC_REGISTRY for m in opt['val']['metrics'].values())
     net = opt['network_g']
@@ -259,3 +257,20 @@ def test_build_generator_loads_a_checkpoint_and_refuses_missing_weights(tmp_path
         build_generator(net_opt)
     with pytest.raises(FileNotFoundError, match='missing.pth'):
         build_generator(net_opt, str(tmp_path / 'missing.pth'))
+
+
+def test_compare_warns_on_different_image_sets_and_runs_from_another_folder(test_runs, workdir, tmp_path,
+                                                                            monkeypatch, capsys):
+    first, second = list(test_runs.values())[:2]
+    summary = json.loads((second / 'metrics_CelebA-HQ-MFR.json').read_text())
+    assert os.path.isabs(summary['gt_folder']) and len(summary['images']) == 4
+    summary['images'] = summary['images'][1:]
+    summary['num_images'] = 3
+    partial = tmp_path / 'partial.json'
+    partial.write_text(json.dumps(summary))
+    monkeypatch.chdir(tmp_path)  # not the folder scripts/test.py ran in
+    load_script('compare').main([str(first), str(partial), '--out', 'cmp', '--cell', '32'])
+    err = capsys.readouterr().err
+    assert 'WARNING' in err and '3 vs 4 images' in err and summary['method'] in err
+    assert '**Warning**' in (tmp_path / 'cmp' / 'comparison.md').read_text()
+    assert (tmp_path / 'cmp' / 'grid.png').is_file()

@@ -1,12 +1,16 @@
-"""TorchScript and ONNX exports of a tiny Panini-Net reproduce PyTorch's output."""
+"""TorchScript and ONNX exports of a tiny Panini-Net reproduce PyTorch's output.
+
+onnx, onnxscript and onnxruntime are part of the ``test`` extra, so these always run; a missing one
+is tested for its install command.
+"""
+import importlib
+
 import pytest
 import torch
 
 from panini_arch.export import ExportedPanini, export_onnx, export_program, export_torchscript, main, run_onnx
 from panini_arch.archs.presets import build_panini
-
-pytest.importorskip('onnxruntime')
-pytest.importorskip('onnxscript')
+from panini_arch.utils import optional
 
 
 @pytest.fixture(scope='module')
@@ -40,3 +44,16 @@ def test_cli_reports_small_differences(tmp_path, capsys):
     assert diffs['torchscript'] < 1e-4
     assert 'max abs diff' in capsys.readouterr().out
     assert (tmp_path / 'panini.torchscript.pt').is_file()
+
+
+def test_missing_onnxruntime_names_its_install_command(monkeypatch, tmp_path):
+    real = importlib.import_module
+
+    def without_onnxruntime(name, *args):
+        if name == 'onnxruntime':
+            raise ImportError("No module named 'onnxruntime'")
+        return real(name, *args)
+
+    monkeypatch.setattr(optional.importlib, 'import_module', without_onnxruntime)
+    with pytest.raises(ImportError, match=r'needs the optional package onnxruntime: pip install -e "\.\[export\]"'):
+        run_onnx(tmp_path / 'net.onnx', torch.zeros(1))

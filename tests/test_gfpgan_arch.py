@@ -2,7 +2,6 @@
 import subprocess
 import sys
 
-import pytest
 import torch
 
 import panini_arch  # noqa: F401  (registers the architectures)
@@ -10,7 +9,6 @@ from basicsr.archs import build_network
 
 
 def test_gfpgan_v1_clean_builds_small_and_runs_forward_on_cpu():
-    pytest.importorskip('gfpgan', reason='optional extra "peers" not installed')
     torch.manual_seed(0)
     model = build_network({
         'type': 'GFPGANv1Clean', 'out_size': 64, 'num_style_feat': 32, 'channel_multiplier': 2, 'narrow': 1 / 16,

@@ -144,7 +144,7 @@ def test_arcface_loads_arcface_torch_layout(tmp_path, random_arcface):
     net = build_arcface(str(path), 'iresnet18')
     assert torch.equal(net.layer4[1].conv2.weight.cpu(), random_arcface.layer4[1].conv2.weight)
     assert calculate_identity(face(0), face(0), arcface_path=str(path), arch='iresnet18') == pytest.approx(1, abs=1e-5)
-    with pytest.raises(RuntimeError, match='do not fit'):
+    with pytest.raises(MetricWeightsError, match='do not fit'):  # reported as not computed, like a missing file
         build_arcface(str(path), 'iresnet34')
 
 

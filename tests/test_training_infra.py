@@ -75,7 +75,8 @@ def test_failed_save_keeps_previous_file(tmp_path, monkeypatch):
         checkpoint.atomic_save({'params': {'w': torch.ones(2)}}, str(target))
     monkeypatch.undo()
     assert torch.equal(torch.load(target, weights_only=True)['params']['w'], torch.zeros(2))
-    assert os.listdir(tmp_path) == ['net_g_latest.pth']
+    assert sorted(os.listdir(tmp_path)) == ['net_g_latest.pth', 'net_g_latest.pth.sha256']
+    checkpoint.verify_checksum(str(target))  # the old file still matches its checksum
 
 
 def test_backend_override_and_cpu_default(monkeypatch):

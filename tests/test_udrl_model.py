@@ -163,7 +163,7 @@ def test_save_and_resume_restore_queue_key_encoder_optimizer(tmp_path):
         first.feed_data(batch(it))
         first.optimize_parameters(it)
     first.save(0, 2)
-    names = sorted(os.listdir(opt['path']['models']))
+    names = sorted(n for n in os.listdir(opt['path']['models']) if n.endswith('.pth'))
     assert names == ['net_dre_2.pth', 'net_g_2.pth']
     state = read_training_state(os.path.join(opt['path']['training_states'], '2.state'))  # weights_only
 

@@ -1,7 +1,8 @@
-"""Test-only hooks for the launcher tests, imported by the options files they write.
+"""Test-only hooks for the launcher tests, loaded by ``tests/hooks/sitecustomize.py``.
 
-Those options carry ``test_hooks: !!python/name:training_hooks.__name__``, so
-every training process (each torchrun rank too) imports this module. It wraps
+The launcher tests put ``tests/hooks`` on the PYTHONPATH of every training
+process (each torchrun rank too), so each imports this module; the one test of
+BasicSR's own ``train.py`` names it in a ``!!python/name`` tag instead. It wraps
 the ``save`` of BasicSR's ``SRModel``, ``PaniniModel`` and ``UDRLModel``:
 
 * ``PANINI_TEST_KILL_AFTER_ITER=N``: SIGKILL this process right after the
@@ -15,6 +16,8 @@ import os
 import signal
 
 import torch
+
+import panini_arch  # noqa: F401  (before basicsr: makes it importable)
 from basicsr.models.sr_model import SRModel
 from basicsr.utils.dist_util import get_dist_info
 

@@ -1,8 +1,7 @@
 """Loading published or trained weights into a module, with errors that name the file."""
 import os
-import zipfile
 
-import torch
+from ..utils.safe_load import UnsafeWeightsError, load_torch_file
 
 
 def load_state_dict_file(module, path, key, what, source_hint=''):
@@ -44,19 +43,22 @@ def load_state_dict_file(module, path, key, what, source_hint=''):
 def read_weights_file(path, what, source_hint=''):
     """``torch.load(path, weights_only=True)`` on CPU, with errors naming the file and what it should hold.
 
-    Zip-format saves (every torch.save since 1.6) are memory-mapped, so a 1.5 GB checkpoint of which
-    only the generator is used costs little more than the generator.
+    Zip-format saves (every torch.save since 1.6) are memory-mapped (``load_torch_file``), so a 1.5 GB
+    checkpoint of which only the generator is used costs little more than the generator.
 
     Raises:
         FileNotFoundError: the file does not exist (``source_hint`` says where users get it).
-        RuntimeError: unreadable or truncated file.
+        UnsafeWeightsError: the file pickles objects other than tensors and plain values.
+        RuntimeError: unreadable, truncated or corrupt (checksum) file.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         hint = f' {source_hint}' if source_hint else ''
         raise FileNotFoundError(f'{what} weights not found: {path}.{hint}')
     try:
-        return torch.load(path, map_location='cpu', weights_only=True, mmap=zipfile.is_zipfile(path))
+        return load_torch_file(path)
+    except UnsafeWeightsError:
+        raise
     except Exception as error:  # torch raises several types for corrupt files
         raise RuntimeError(f'Cannot read {what} weights from {path} (truncated or not a torch file?): '
                            f'{error}') from error
@@ -71,15 +73,16 @@ def check_state_dict(module, state_dict, path, what):
         f'{k}: file {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}' for k in sorted(set(own) & set(state_dict))
         if tuple(own[k].shape) != tuple(state_dict[k].shape)
     ]
-    problems = []
-    if missing:
-        problems.append(f'missing keys {missing}')
-    if unexpected:
-        problems.append(f'unexpected keys {unexpected}')
-    if mismatched:
-        problems.append(f'shape mismatch {mismatched}')
+    problems = [f'{what} {_some(keys)}' for what, keys in (('missing keys', missing), ('unexpected keys', unexpected),
+                                                            ('shape mismatch', mismatched)) if keys]
     if problems:
         raise RuntimeError(f'{what} weights in {path} do not fit the network: ' + '; '.join(problems))
+
+
+def _some(keys, shown=8):
+    """``'(3): a, b, c'``, at most ``shown`` of them named (a wrong net would list thousands)."""
+    more = f', ... and {len(keys) - shown} more' if len(keys) > shown else ''
+    return f'({len(keys)}): {", ".join(keys[:shown])}{more}'
 
 
 def without_weight_paths(network_opt):

@@ -14,10 +14,9 @@
 import logging
 from copy import deepcopy
 
-import yaml
 from basicsr.archs import build_network
-from basicsr.utils.options import ordered_yaml
 
+from ..utils.safe_load import load_options
 from .arch_util import check_state_dict, read_weights_file, without_weight_paths
 from .official_convert import state_dict_for
 
@@ -36,15 +35,9 @@ RANDOM_WEIGHTS_WARNING = ('!!! RANDOM WEIGHTS: {what} is randomly initialised (r
 logger = logging.getLogger('basicsr')
 
 
-def read_options(opt_path):
-    """A BasicSR options file as a dict (the reader every tool that takes ``--opt`` uses)."""
-    with open(opt_path, encoding='utf-8') as f:
-        return yaml.load(f, Loader=ordered_yaml()[0])
-
-
 def read_network_g(opt_path):
     """The ``network_g`` section of a BasicSR options file (a dict)."""
-    opt = read_options(opt_path)
+    opt = load_options(opt_path)
     if 'network_g' not in (opt or {}):
         raise KeyError(f'{opt_path} has no network_g section')
     return dict(opt['network_g'])
@@ -118,6 +111,8 @@ def load_checkpoint(net, path, param_key='auto', what=None, source_hint=WEIGHTS_
 def build_generator(network_opt, model_path=None, param_key='params', random_weights=False):
     """Build ``network_opt['type']`` from ARCH_REGISTRY and load ``model_path`` with :func:`load_checkpoint`.
 
+    A PaniniNet is built by :func:`build_panini` (its weights all come from ``model_path``).
+
     Args:
         network_opt (dict): ``network_g`` options (``type`` + constructor arguments).
         model_path (str | None): checkpoint; required unless ``random_weights``.
@@ -129,7 +124,7 @@ def build_generator(network_opt, model_path=None, param_key='params', random_wei
     """
     network_opt = deepcopy(network_opt)
     what = network_opt['type']
-    net = build_network(network_opt)
+    net = build_panini(network_opt) if what == 'PaniniNet' else build_network(network_opt)
     if model_path:
         load_checkpoint(net, model_path, param_key, what, WEIGHTS_HINT)
     elif random_weights:

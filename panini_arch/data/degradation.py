@@ -244,7 +244,10 @@ class DegradationOptions:
     null switches a term off).
 
     With ``deterministic: true`` sample ``i`` draws from ``np.random.default_rng([seed, i])``, so it is
-    the same in every run, epoch, worker count and machine; otherwise every call draws fresh entropy.
+    the same in every run, epoch, worker count and machine. Otherwise each call seeds its generator
+    from torch's global generator, never from the OS: BasicSR seeds that from ``manual_seed`` (and
+    torch gives every DataLoader worker its own seed from it), so two runs of the same options draw
+    the same degradations; they differ between epochs and with the number of workers or processes.
     """
 
     def __init__(self, opt):
@@ -260,7 +263,9 @@ class DegradationOptions:
 
     def rng(self, index):
         """The generator for sample ``index``."""
-        return np.random.default_rng([int(self.seed), int(index)]) if self.deterministic else np.random.default_rng()
+        if self.deterministic:
+            return np.random.default_rng([int(self.seed), int(index)])
+        return np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
 
     def flip(self, img, rng):
         """Horizontal flip with probability 0.5 when ``use_hflip``; one draw from ``rng`` either way."""

@@ -28,8 +28,40 @@ def load_runs(paths):
             raise FileNotFoundError(f'No metrics_*.json in {path}: run scripts/test.py -opt <options> first.')
         for file in files:
             with open(file, encoding='utf-8') as f:
-                runs.append(json.load(f))
+                runs.append(_resolve_folders(json.load(f), file))
     return runs
+
+
+def _resolve_folders(run, summary_path):
+    """Relative folders of older summaries are relative to where scripts/test.py ran: two levels above
+    ``results/<name>/metrics_*.json``; make them absolute so the report works from any folder."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(summary_path))))
+    for key in ('lq_folder', 'gt_folder', 'results_folder'):
+        if run.get(key) and not os.path.isabs(run[key]):
+            run[key] = os.path.join(root, run[key])
+    return run
+
+
+def _few(names, shown=5):
+    return ', '.join(names[:shown]) + (' ...' if len(names) > shown else '') if names else 'none'
+
+
+def image_set_warnings(runs):
+    """Warnings when the runs were not measured on the same images (their numbers are then not comparable)."""
+    warnings = []
+    first = runs[0]
+    for run in runs[1:]:
+        label = f"{run['method']} ({run['dataset']})"
+        if 'images' in run and 'images' in first:
+            ours, theirs = set(first['images']), set(run['images'])
+            if ours != theirs:
+                missing, extra = sorted(ours - theirs), sorted(theirs - ours)
+                warnings.append(f"{label} covers other images than {first['method']}: {len(run['images'])} vs "
+                                f"{len(first['images'])} images; missing {_few(missing)}, extra {_few(extra)}")
+        elif run['num_images'] != first['num_images'] or run.get('gt_folder') != first.get('gt_folder'):
+            warnings.append(f"{label} covers other images than {first['method']}: {run['num_images']} images of "
+                            f"{run.get('gt_folder')} vs {first['num_images']} of {first.get('gt_folder')}")
+    return warnings
 
 
 def format_value(value):

@@ -11,7 +11,8 @@ import numpy as np
 import torch
 
 from basicsr.utils.registry import METRIC_REGISTRY
-from .metric_common import MetricNotComputed, image_to_tensor, metric_device, require_weights
+from .metric_common import (MetricNotComputed, MetricWeightsError, image_to_tensor, load_metric_file, metric_device,
+                            require_weights)
 
 INCEPTION_SOURCE = ('Get pt_inception-2015-12-05-6726825d.pth (the TF FID Inception ported by pytorch-fid, '
                     'github.com/mseitzer/pytorch-fid/releases/tag/fid_weights) and pass its path.')
@@ -29,10 +30,16 @@ def build_fid_inception(inception_path):
     """
     import basicsr.archs.inception as basicsr_inception  # torchvision's Inception: loaded only for FID
     path = require_weights(inception_path, 'FID', 'inception_path', INCEPTION_SOURCE)
-    # BasicSR reads its weights from the module constant LOCAL_FID_WEIGHTS (downloading when absent):
-    # point it at the checked local file while the network is built.
-    with unittest.mock.patch.object(basicsr_inception, 'LOCAL_FID_WEIGHTS', path):
-        net = basicsr_inception.InceptionV3([3], resize_input=True, normalize_input=True)
+    state = load_metric_file(path, 'FID', 'inception_path', INCEPTION_SOURCE)
+    # BasicSR reads LOCAL_FID_WEIGHTS with a plain torch.load when it exists, else downloads with load_url:
+    # hide the local file and hand it the state read above in place of the download.
+    with unittest.mock.patch.object(basicsr_inception, 'LOCAL_FID_WEIGHTS', ''), \
+            unittest.mock.patch.object(basicsr_inception, 'load_url', lambda *args, **kwargs: state):
+        try:
+            net = basicsr_inception.InceptionV3([3], resize_input=True, normalize_input=True)
+        except RuntimeError as error:
+            raise MetricWeightsError(f'FID not computed: {path} (metric option `inception_path`) does not fit '
+                                     f'the FID Inception: {error}. {INCEPTION_SOURCE}') from error
     net = net.eval().to(metric_device())
 
     @torch.no_grad()

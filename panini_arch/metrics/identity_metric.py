@@ -10,9 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from basicsr.utils.registry import METRIC_REGISTRY
-from panini_arch.archs.arch_util import load_state_dict_file
 from .arcface_iresnet import IResNet
-from .metric_common import image_to_tensor, metric_device, require_weights
+from .metric_common import image_to_tensor, load_metric_weights, metric_device, require_weights
 
 ARCFACE_SOURCE = ('Get an insightface arcface_torch IResNet backbone.pth (e.g. ms1mv3_arcface_r100_fp16, '
                   'github.com/deepinsight/insightface/tree/master/model_zoo) and pass its path with the '
@@ -29,7 +28,7 @@ def build_arcface(arcface_path=None, arch='iresnet100'):
     """
     path = require_weights(arcface_path, 'Identity (ArcFace)', 'arcface_path', ARCFACE_SOURCE)
     net = IResNet(arch)
-    load_state_dict_file(net, path, None, f'ArcFace {arch}', ARCFACE_SOURCE)
+    load_metric_weights(net, path, None, 'Identity (ArcFace)', 'arcface_path', ARCFACE_SOURCE)
     return net.eval().to(metric_device())
 
 

@@ -11,8 +11,7 @@ import torch
 from torchvision import models
 
 from basicsr.utils.registry import METRIC_REGISTRY
-from panini_arch.archs.arch_util import load_state_dict_file
-from .metric_common import image_to_tensor, metric_device, require_weights
+from .metric_common import image_to_tensor, load_metric_weights, metric_device, require_weights
 
 BACKBONES = {
     'alex': (models.alexnet, 'alexnet-owt-7be5be79.pth'),
@@ -42,7 +41,7 @@ def build_lpips(net='alex', backbone_path=None):
     path = require_weights(backbone_path, f'LPIPS-{net}', 'backbone_path', SOURCE.format(file=file_name))
     import lpips  # imported when an LPIPS model is built, not by `import panini_arch`
     backbone = factory()
-    load_state_dict_file(backbone, path, None, f'torchvision {net} backbone', SOURCE.format(file=file_name))
+    load_metric_weights(backbone, path, None, f'LPIPS-{net}', 'backbone_path', SOURCE.format(file=file_name))
     model = lpips.LPIPS(net=net, pretrained=True, pnet_rand=True, verbose=False)
     for stage in model.net.children():
         for index, layer in stage.named_children():

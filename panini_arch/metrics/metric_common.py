@@ -11,6 +11,8 @@ import numpy as np
 import torch
 
 from basicsr.metrics.metric_util import reorder_image
+from panini_arch.archs.arch_util import load_state_dict_file
+from panini_arch.utils.safe_load import UnsafeWeightsError, load_torch_file
 
 
 class MetricNotComputed(Exception):
@@ -34,6 +36,27 @@ def require_weights(path, metric, option, source):
         return os.path.expanduser(path)
     raise MetricWeightsError(f'{metric} not computed: weights file {path!r} (metric option `{option}`) '
                              f'does not exist. {source}')
+
+
+def _unreadable(path, metric, option, source, error):
+    return MetricWeightsError(f'{metric} not computed: weights file {path!r} (metric option `{option}`) cannot be '
+                              f'used: {error}. {source}')
+
+
+def load_metric_file(path, metric, option, source):
+    """``path`` read weights-only; a corrupt file raises :class:`MetricWeightsError`, as a missing one does."""
+    try:
+        return load_torch_file(path)
+    except Exception as error:  # torch raises several types for corrupt files
+        raise _unreadable(path, metric, option, source, error) from error
+
+
+def load_metric_weights(module, path, key, metric, option, source):
+    """:func:`load_state_dict_file` into ``module``; a corrupt or mismatched file raises :class:`MetricWeightsError`."""
+    try:
+        load_state_dict_file(module, path, key, metric, source)
+    except (RuntimeError, KeyError, UnsafeWeightsError) as error:
+        raise _unreadable(path, metric, option, source, error) from error
 
 
 def metric_device():

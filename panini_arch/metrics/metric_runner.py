@@ -2,8 +2,11 @@
 
 Two kinds of registered metrics: BasicSR functions ``f(img, img2, **opt) -> float``
 (averaged over images) and set metrics, classes with ``update(img, img2)`` and
-``compute()`` (FID). A metric raising :class:`MetricNotComputed` (e.g. missing
-weights) is logged once and reported as not computed, with the reason.
+``compute()`` (FID). A metric raising :class:`MetricNotComputed` (e.g. missing or
+corrupt weights) is logged once and reported as not computed, with the reason. Any
+other error of a metric on one image (NIQE's SVD on a flat image, ...) is recorded
+as a failure of that metric on that image: its value is the mean over the other
+images, and the failures are listed with their reasons.
 """
 import inspect
 import logging
@@ -23,15 +26,15 @@ class MetricRunner:
     """
 
     def __init__(self, metric_opts):
-        self.functions, self.set_metrics, self.sums, self.skipped = {}, {}, {}, {}
-        self.count = 0
+        self.functions, self.set_metrics, self.sums, self.counts, self.skipped = {}, {}, {}, {}, {}
+        self.failures = {}  # metric name -> [(image, reason)]
         self.names = list(metric_opts or {})
         for name, opt in (metric_opts or {}).items():
             opt = deepcopy(opt)
             metric = METRIC_REGISTRY.get(opt.pop('type'))
             if not inspect.isclass(metric):
                 self.functions[name] = (metric, opt)
-                self.sums[name] = 0.0
+                self.sums[name], self.counts[name] = 0.0, 0
                 continue
             try:
                 self.set_metrics[name] = metric(**opt)
@@ -44,27 +47,45 @@ class MetricRunner:
         self.functions.pop(name, None)
         self.set_metrics.pop(name, None)
 
-    def update(self, img, img2):
-        """Add one restored image and its GT (BGR, [0, 255], HWC)."""
-        self.count += 1
+    def _fail(self, name, image, error):
+        reason = f'{type(error).__name__}: {error}'
+        logger.error(f'Metric {name} failed on {image}: {reason}')
+        self.failures.setdefault(name, []).append((image, reason))
+
+    def update(self, img, img2, image='image'):
+        """Add one restored image and its GT (BGR, [0, 255], HWC); ``image`` names it in failures."""
         for name, (metric, opt) in list(self.functions.items()):
             try:
-                self.sums[name] += float(metric(img=img, img2=img2, **opt))
+                value = float(metric(img=img, img2=img2, **opt))
             except MetricNotComputed as error:
                 self._skip(name, error)
+            except Exception as error:  # one image must not cost the metric on the others
+                self._fail(name, image, error)
+            else:
+                self.sums[name] += value
+                self.counts[name] += 1
         for name, metric in list(self.set_metrics.items()):
             try:
                 metric.update(img, img2)
             except MetricNotComputed as error:
                 self._skip(name, error)
+            except Exception as error:
+                self._fail(name, image, error)
 
     def results(self):
-        """Dict name -> {'value': float} or {'value': None, 'not_computed': reason}; set metrics add 'details'."""
-        results = {name: {'value': self.sums[name] / max(self.count, 1)} for name in self.functions}
+        """Dict name -> {'value': float} or {'value': None, 'not_computed': reason}; set metrics add 'details';
+        a metric that failed on some images adds ``failed`` [{'image', 'reason'}] (its value is the mean over the
+        others, None when it failed on all)."""
+        results = {
+            name: {'value': self.sums[name] / self.counts[name] if self.counts[name] else None}
+            for name in self.functions
+        }
         for name, metric in list(self.set_metrics.items()):
             try:
                 results[name] = {'value': float(metric.compute()), 'details': metric.details}
             except MetricNotComputed as error:
                 self._skip(name, error)
         results.update({name: {'value': None, 'not_computed': reason} for name, reason in self.skipped.items()})
+        for name, failed in self.failures.items():
+            results[name]['failed'] = [{'image': image, 'reason': reason} for image, reason in failed]
         return {name: results[name] for name in self.names}

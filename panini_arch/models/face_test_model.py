@@ -8,7 +8,12 @@ Options used (besides BasicSR's): ``network_g``; ``path.pretrain_network_g`` and
 
 Writes ``<results_root>/visualization/<dataset>/<name>.png`` (restored at GT size) and
 ``<results_root>/metrics_<dataset>.json`` (metric values or "not computed" reasons,
-images/s). The resize policy is :mod:`panini_arch.evaluation.resize`.
+images/s). The resize policy is :mod:`panini_arch.metrics.resize_policy`.
+
+One bad item costs only itself: a pair that cannot be read (or restored, or saved)
+is listed under ``failed`` with its reason, a metric failing on one image is
+listed under that metric; everything else is still computed and written, and
+then :class:`EvaluationFailures` is raised (``panini_arch/test.py`` exits 1).
 """
 import json
 import logging
@@ -24,10 +29,17 @@ from basicsr.models.base_model import BaseModel
 from basicsr.utils import imwrite, tensor2img
 from basicsr.utils.registry import MODEL_REGISTRY
 from panini_arch.archs.presets import build_generator_from_opt
+from panini_arch.data.item_errors import ItemsOrErrors, collate_items
 from panini_arch.metrics.metric_runner import MetricRunner
 from panini_arch.metrics.resize_policy import restore
 
+from .option_checks import check_options
+
 logger = logging.getLogger('basicsr')
+
+
+class EvaluationFailures(RuntimeError):
+    """Some items or metrics failed; the summary file was written with the rest."""
 
 
 @MODEL_REGISTRY.register()
@@ -35,6 +47,7 @@ class FaceTestModel(BaseModel):
     """Evaluates ``network_g`` on paired LQ/GT folders; see the module docstring for options."""
 
     def __init__(self, opt):
+        check_options(opt)
         super().__init__(opt)
         self.net_g = build_generator_from_opt(opt).to(self.device)
         self.input_size = opt['val']['input_size']
@@ -49,13 +62,17 @@ class FaceTestModel(BaseModel):
         val_opt = self.opt['val']
         dataset = dataloader.dataset
         dataset_name = dataset.opt['name']
-        loader = DataLoader(dataset, batch_size=val_opt.get('batch_size', 1), shuffle=False,
-                            num_workers=val_opt.get('num_workers', 0))
+        loader = DataLoader(ItemsOrErrors(dataset), batch_size=val_opt.get('batch_size', 1), shuffle=False,
+                            num_workers=val_opt.get('num_workers', 0), collate_fn=collate_items)
         metrics = MetricRunner(val_opt.get('metrics'))
         image_folder = osp.join(self.opt['path']['visualization'], dataset_name)
-        net_seconds = 0.0
+        net_seconds, done, failed = 0.0, [], []
         progress = tqdm(total=len(dataset), unit='img', desc=self.opt['name'])
-        for batch in loader:
+        for batch, errors in loader:
+            failed.extend(errors)
+            progress.update(len(errors))
+            if batch is None:
+                continue
             start = time.perf_counter()
             output = restore(self.net_g, batch['lq'].to(self.device), self.input_size, batch['gt'].shape[-2:],
                              **val_opt.get('forward_kwargs', {}))
@@ -65,18 +82,36 @@ class FaceTestModel(BaseModel):
             for result, gt, lq_path in zip(output.cpu(), batch['gt'], batch['lq_path']):
                 restored_img, gt_img = tensor2img(result), tensor2img(gt)
                 if save_img:
-                    imwrite(restored_img, osp.join(image_folder, f'{osp.splitext(osp.basename(lq_path))[0]}.png'))
-                metrics.update(restored_img, gt_img)
+                    try:
+                        imwrite(restored_img, osp.join(image_folder, f'{osp.splitext(osp.basename(lq_path))[0]}.png'))
+                    except OSError as error:
+                        failed.append((lq_path, f'cannot save the restored image: {error}'))
+                        continue
+                metrics.update(restored_img, gt_img, osp.basename(lq_path))
+                done.append(osp.splitext(osp.basename(lq_path))[0])
             progress.update(len(output))
         progress.close()
-        summary = self._summary(dataset, metrics.results(), len(dataset), net_seconds,
-                                image_folder if save_img else None)
+        summary = self._summary(dataset, metrics.results(), len(done), net_seconds, image_folder if save_img else None)
+        summary['images'] = done
+        summary['failed'] = [{'image': name, 'reason': reason} for name, reason in failed]
         summary_path = osp.join(self.opt['path']['results_root'], f'metrics_{dataset_name}.json')
         with open(summary_path, 'w', encoding='utf-8') as f:
             json.dump(summary, f, indent=2)
         logger.info(f'{self.opt["name"]} on {dataset_name}: {json.dumps(summary["metrics"])}; '
                     f'{summary["images_per_second"]:.3f} images/s ({summary["device"]}). Summary: {summary_path}')
+        self._raise_failures(dataset_name, len(done), failed, metrics.failures, summary_path)
         return summary
+
+    @staticmethod
+    def _raise_failures(dataset_name, done, failed, metric_failures, summary_path):
+        """Raise :class:`EvaluationFailures` listing every failed item and metric, if any."""
+        lines = [f'  {name}: {reason}' for name, reason in failed]
+        lines += [f'  metric {metric} on {image}: {reason}' for metric, items in metric_failures.items()
+                  for image, reason in items]
+        if lines:
+            raise EvaluationFailures(f'{dataset_name}: {done} image(s) evaluated, {len(failed)} failed to be read '
+                                     f'or saved, {sum(map(len, metric_failures.values()))} metric value(s) failed '
+                                     f'(everything else is in {summary_path}):\n' + '\n'.join(lines))
 
     def _summary(self, dataset, metric_results, count, net_seconds, image_folder):
         return {
@@ -85,9 +120,9 @@ class FaceTestModel(BaseModel):
             'paper': self.opt.get('paper'),
             'random_weights': bool(self.opt.get('random_weights', False)),
             'dataset': dataset.opt['name'],
-            'lq_folder': dataset.opt.get('dataroot_lq'),
-            'gt_folder': dataset.opt.get('dataroot_gt'),
-            'results_folder': image_folder,
+            'lq_folder': _absolute(dataset.opt.get('dataroot_lq')),
+            'gt_folder': _absolute(dataset.opt.get('dataroot_gt')),
+            'results_folder': _absolute(image_folder),
             'num_images': count,
             'input_size': self.input_size,
             'batch_size': self.opt['val'].get('batch_size', 1),
@@ -96,3 +131,8 @@ class FaceTestModel(BaseModel):
             'images_per_second': count / max(net_seconds, 1e-9),
             'metrics': metric_results,
         }
+
+
+def _absolute(folder):
+    """``folder`` as an absolute path (None stays None), so a summary is read the same from any folder."""
+    return osp.abspath(folder) if folder else folder

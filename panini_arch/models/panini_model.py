@@ -16,6 +16,7 @@ from basicsr.utils import get_root_logger, imwrite, tensor2img
 from basicsr.utils.registry import MODEL_REGISTRY
 
 from ..archs.arch_util import load_state_dict_file
+from .option_checks import check_options
 from .train_checks import CHECKPOINT_SOURCE, DISCRIMINATOR_SOURCE, NonFiniteGuard, check_weight_files
 
 AMP_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
@@ -47,6 +48,7 @@ class PaniniModel(BaseModel):
     """
 
     def __init__(self, opt):
+        check_options(opt)
         super().__init__(opt)
         check_weight_files(opt)
         train_opt = opt.get('train') or {}

@@ -17,6 +17,9 @@ from basicsr.models.base_model import BaseModel
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 
+from ..utils.safe_load import load_network
+from .option_checks import check_options
+
 
 def moco_logits(q, k, queue, temperature):
     """InfoNCE logits of MoCo: the positive key first, then every queued key.
@@ -80,6 +83,7 @@ class UDRLModel(BaseModel):
     """
 
     def __init__(self, opt):
+        check_options(opt)
         super().__init__(opt)
         self.net_g = build_network(opt['network_g'])
         if self.get_bare_model(self.net_g).head is None:
@@ -94,6 +98,8 @@ class UDRLModel(BaseModel):
 
         if self.is_train:
             self.init_training_settings()
+
+    load_network = load_network  # weights only: path.pretrain_network_g may come from anywhere
 
     def init_training_settings(self):
         train_opt = self.opt['train']

@@ -14,6 +14,7 @@ from .face_align import align_face
 from .paste_back import crop_to_output, paste_face, resize_in_strips
 
 PRIOR_LOGIT_LIMIT = math.log(1e6)
+MIN_ALIGNED_SIDE = 16
 
 
 def prior_weight_to_bias(prior_weight):
@@ -98,12 +99,24 @@ class PaniniRestorer:
             restored.extend(faces)
         return restored
 
-    def restore_aligned(self, img):
+    def restore_aligned(self, img, name='image'):
         """Restore one already-aligned face (any square size, resized to the input size).
 
         Returns:
             tuple: ([crop], [restored face]) as uint8 BGR arrays.
+
+        Raises:
+            ValueError: ``img`` (``name`` in the message) is not square, or smaller than
+                :data:`MIN_ALIGNED_SIDE`: aligned faces are square crops, and stretching
+                or blowing up anything else gives a meaningless result.
         """
+        height, width = img.shape[:2]
+        if height != width:
+            raise ValueError(f'{name}: {width}x{height} px is not square; --aligned takes square, aligned face '
+                             'crops (leave out --aligned to detect and align the faces of a photo)')
+        if height < MIN_ALIGNED_SIDE:
+            raise ValueError(f'{name}: {width}x{height} px is too small for an aligned face '
+                             f'(at least {MIN_ALIGNED_SIDE} px)')
         crop = img
         if img.shape[:2] != (self.in_size, self.in_size):
             interpolation = cv2.INTER_AREA if img.shape[0] > self.in_size else cv2.INTER_CUBIC

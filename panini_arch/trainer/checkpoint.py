@@ -4,12 +4,21 @@
 
 * :func:`save_network` / :func:`save_training_state` write through
   :func:`atomic_save` (temporary file in the same folder, then ``os.replace``),
-  keeping BasicSR's three tries and warnings. The state also holds the
-  random-number states (``rng``).
+  keeping BasicSR's three tries and warnings, and a SHA-256 beside each file
+  (``<file>.sha256``) that :func:`panini_arch.utils.safe_load.load_torch_file`
+  checks, so a bit flip or a partial copy is detected. The state also holds the
+  random-number states (``rng``). Weights that are no longer finite are never
+  written (:class:`NonFiniteWeightsError`), so the last good files stay the newest.
 * :func:`load_resume_state` loads on the model's device (CPU without a GPU)
   with ``weights_only=True``. ``--auto_resume`` takes the newest state that
-  loads and skips unreadable ones with a printed message; an explicit
-  ``path.resume_state`` that cannot be read stops with a message naming it.
+  loads and skips unreadable or corrupt ones (checksum) with a printed message,
+  falling back to the previous state; an explicit ``path.resume_state`` that
+  cannot be read stops with a message naming it.
+* :func:`resume_training` (BasicSR's ``BaseModel.resume_training``) keeps the
+  schedule of the options (``periods``, ``milestones``, restart weights, ...)
+  and takes only the position and learning rates from the state, so a finished
+  run extended with a larger ``total_iter`` and ``periods`` goes on with the new
+  schedule (BasicSR restores the old one and fails past its end); the change is logged.
 * :class:`ResumableSampler` (BasicSR's ``EnlargedSampler``) skips, in the
   epoch a run resumes in, the batches trained on before the state was saved
   (BasicSR restarts that epoch from its first batch) and, in a single-process
@@ -26,7 +35,6 @@ torch), so loading a state file never runs code from it.
 import collections
 import functools
 import os
-import pickle
 import random
 import time
 from collections import OrderedDict
@@ -37,6 +45,9 @@ from basicsr.data.data_sampler import EnlargedSampler
 from basicsr.utils import check_resume, get_root_logger
 from basicsr.utils.dist_util import get_dist_info, master_only
 
+from ..utils.safe_load import (ChecksumError, UnsafeWeightsError, checksum_path, file_sha256, load_torch_file,
+                               verify_checksum)
+
 STATE_KEYS = ('epoch', 'iter', 'optimizers', 'schedulers')
 
 if hasattr(torch.serialization, 'add_safe_globals'):
@@ -45,6 +56,10 @@ if hasattr(torch.serialization, 'add_safe_globals'):
 
 class TrainingStateError(RuntimeError):
     """A training state file that cannot be resumed from."""
+
+
+class NonFiniteWeightsError(RuntimeError):
+    """A network's weights hold NaN or infinite values; it was not saved."""
 
 
 def atomic_save(obj, path):
@@ -59,10 +74,20 @@ def atomic_save(obj, path):
         torch.save(obj, tmp_path)
         with open(tmp_path, 'rb') as f:
             os.fsync(f.fileno())
+        write_checksum(tmp_path, path)
         os.replace(tmp_path, path)
     finally:
         if os.path.exists(tmp_path):
             os.remove(tmp_path)
+
+
+def write_checksum(data_path, path):
+    """Write the SHA-256 of ``data_path`` to ``<path>.sha256`` atomically."""
+    digest_path = checksum_path(path)
+    tmp_path = f'{digest_path}.{os.getpid()}.tmp'
+    with open(tmp_path, 'w', encoding='ascii') as f:
+        f.write(f'{file_sha256(data_path)}  {os.path.basename(path)}\n')
+    os.replace(tmp_path, digest_path)
 
 
 def _save_with_retry(obj, path, what):
@@ -117,6 +142,12 @@ def save_network(self, net, net_label, current_iter, param_key='params'):
     for net_, key in zip(nets, param_keys):
         state_dict = self.get_bare_model(net_).state_dict()
         save_dict[key] = OrderedDict((k[7:] if k.startswith('module.') else k, v.cpu()) for k, v in state_dict.items())
+        bad = [k for k, v in save_dict[key].items() if v.is_floating_point() and not torch.isfinite(v).all()]
+        if bad:
+            raise NonFiniteWeightsError(
+                f'{net_label} ({key}) at iteration {current_iter} has NaN/inf weights in {len(bad)} tensor(s) '
+                f'({", ".join(bad[:3])}{", ..." if len(bad) > 3 else ""}): not saved, so the last good checkpoint '
+                f'stays the newest. Resume it with --auto_resume after lowering the learning rate or turning off fp16.')
     _save_with_retry(save_dict, save_path, 'model')
 
 
@@ -143,8 +174,8 @@ def save_training_state(self, epoch, current_iter):
 def read_training_state(path, map_location='cpu'):
     """Load a training state with ``weights_only=True``; :class:`TrainingStateError` if unusable."""
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as error:
+        state = load_torch_file(path, map_location)
+    except UnsafeWeightsError as error:
         raise TrainingStateError(f'Training state {path} holds objects that torch.load(weights_only=True) '
                                  f'refuses; save only tensors and plain Python values ({error})') from error
     except Exception as error:
@@ -154,11 +185,13 @@ def read_training_state(path, map_location='cpu'):
     return state
 
 
-def newest_training_state(folder, map_location='cpu'):
+def newest_training_state(folder, map_location='cpu', models_folder=None):
     """``(path, state)`` of the highest-iteration ``<iter>.state`` in ``folder`` that loads.
 
-    Unreadable files are skipped with a printed message (BasicSR's logger does
-    not exist yet when it resumes); ``(None, None)`` when none loads.
+    Unreadable or corrupt files (checksum), and states whose networks
+    ``<models_folder>/net_*_<iter>.pth`` fail their checksum, are skipped with a
+    printed message (BasicSR's logger does not exist yet when it resumes), falling
+    back to the previous state; ``(None, None)`` when none loads.
     """
     if not os.path.isdir(folder):
         return None, None
@@ -166,10 +199,19 @@ def newest_training_state(folder, map_location='cpu'):
     for current_iter in sorted((int(n) for n in names if n.isdigit()), reverse=True):
         path = os.path.join(folder, f'{current_iter}.state')
         try:
-            return path, read_training_state(path, map_location)
-        except TrainingStateError as error:
-            print(f'Skipping training state: {error}', flush=True)
+            state = read_training_state(path, map_location)
+            _verify_networks(models_folder, current_iter)
+            return path, state
+        except (TrainingStateError, ChecksumError) as error:
+            print(f'Skipping training state {current_iter}: {error}; falling back to the previous one.', flush=True)
     return None, None
+
+
+def _verify_networks(models_folder, current_iter):
+    if models_folder and os.path.isdir(models_folder):
+        for name in sorted(os.listdir(models_folder)):
+            if name.startswith('net_') and name.endswith(f'_{current_iter}.pth'):
+                verify_checksum(os.path.join(models_folder, name))
 
 
 class ResumableSampler(EnlargedSampler):
@@ -222,7 +264,7 @@ def load_resume_state(opt):
     """
     device = _state_device(opt)
     if opt['auto_resume']:
-        path, state = newest_training_state(opt['path']['training_states'], device)
+        path, state = newest_training_state(opt['path']['training_states'], device, opt['path'].get('models'))
         if path is not None:
             opt['path']['resume_state'] = path
     elif opt['path'].get('resume_state'):
@@ -239,6 +281,34 @@ def load_resume_state(opt):
             'rng': state.get('rng') if single else None,
         }
     return state
+
+
+# Scheduler attributes that are the run's position, taken from the state; every other attribute is the schedule
+# the options describe (periods, milestones, restart weights, eta_min, ...) and is kept as built.
+SCHEDULER_POSITION = ('last_epoch', '_step_count', '_last_lr', 'base_lrs', '_get_lr_called_within_step', 'verbose')
+
+
+def resume_training(self, resume_state):
+    """BasicSR's ``resume_training`` keeping the options' schedule (see the module docstring)."""
+    optimizers, schedulers = resume_state['optimizers'], resume_state['schedulers']
+    if len(optimizers) != len(self.optimizers) or len(schedulers) != len(self.schedulers):
+        raise TrainingStateError(f'The training state holds {len(optimizers)} optimizer(s) and {len(schedulers)} '
+                                 f'scheduler(s), the options build {len(self.optimizers)} and {len(self.schedulers)}')
+    for optimizer, state in zip(self.optimizers, optimizers):
+        optimizer.load_state_dict(state)
+    logger = get_root_logger()
+    for scheduler, state in zip(self.schedulers, schedulers):
+        schedule = {k: v for k, v in vars(scheduler).items() if k not in SCHEDULER_POSITION and k != 'optimizer'}
+        scheduler.load_state_dict(state)
+        changed = {k: (state[k], v) for k, v in schedule.items() if k in state and _differs(state[k], v)}
+        vars(scheduler).update(schedule)
+        if changed:
+            logger.warning('Resuming with the schedule of the options, which differs from the training state: ' +
+                           '; '.join(f'{k} {old} -> {new}' for k, (old, new) in changed.items()))
+
+
+def _differs(a, b):
+    return list(a) != list(b) if isinstance(a, (list, tuple, collections.Counter)) else a != b
 
 
 def keep_rng_state(method):

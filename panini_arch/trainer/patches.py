@@ -11,7 +11,15 @@ attribute that refers to the BasicSR function being replaced.
   ``torch.cuda.device_count()`` and always asks for nccl.
 * ``BaseModel.model_to_device``: ``DistributedDataParallel`` without
   ``device_ids`` on CPU.
-* ``parse_options``: ``--local-rank`` accepted as ``--local_rank``.
+* ``parse_options``: ``--local-rank`` accepted as ``--local_rank``; the options
+  file read with :class:`panini_arch.utils.safe_load.OptionsLoader` (BasicSR's
+  ``ordered_yaml`` loader builds any Python object a file names), then checked
+  by :func:`panini_arch.models.option_checks.check_options` before anything is
+  built; ``create_train_val_dataloader`` refuses a loader that yields no batch.
+* ``BaseModel.load_network``: weights only (:func:`panini_arch.utils.safe_load.load_network`).
+* ``imfrombytes`` of BasicSR's ``PairedImageDataset`` (the test harness): colour
+  images through :func:`panini_arch.utils.image_io.decode_image`, so float and
+  16-bit files are scaled, and truncated or animated ones refused, as everywhere.
 * checkpoints, training states, resume (:mod:`panini_arch.trainer.checkpoint`):
   ``BaseModel.save_network`` / ``save_training_state`` / ``training_state``,
   ``load_resume_state``, ``EnlargedSampler`` and RNG-neutral validation.
@@ -26,22 +34,31 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.nn.parallel import DataParallel, DistributedDataParallel
 
 import basicsr.data.data_sampler as _data_sampler
+import basicsr.data.paired_image_dataset as _paired_dataset
 import basicsr.models.base_model as _base_model
 import basicsr.utils.dist_util as _dist_util
 import basicsr.utils.options as _options
 from basicsr.models import build_model as _basicsr_build_model
 
-from .checkpoint import (ResumableSampler, atomic_save, keep_rng_state, load_resume_state, save_network,
-                         save_training_state, training_state)
+from ..models.option_checks import check_options, check_train_loader
+from ..utils.image_io import decode_image
+from ..utils.safe_load import OptionsLoader, load_network
+from .checkpoint import (ResumableSampler, atomic_save, keep_rng_state, load_resume_state, resume_training,
+                         save_network, save_training_state, training_state)
+
+_basicsr_ordered_yaml = _options.ordered_yaml
+_basicsr_imfrombytes = _paired_dataset.imfrombytes
 
 _train = sys.modules['basicsr.train']
 _test = sys.modules['basicsr.test']
+_basicsr_create_train_val_dataloader = _train.create_train_val_dataloader
 
 
 def dist_backend():
@@ -108,14 +125,36 @@ def _dash_to_underscore(arg):
     return arg
 
 
-def _accept_local_rank_dash(parse_options):
+def _parse_and_check(parse_options):
 
     @functools.wraps(parse_options)
     def wrapper(*args, **kwargs):
         sys.argv[1:] = [_dash_to_underscore(arg) for arg in sys.argv[1:]]
-        return parse_options(*args, **kwargs)
+        opt, parsed = parse_options(*args, **kwargs)
+        check_options(opt, parsed.opt)
+        return opt, parsed
 
     return wrapper
+
+
+def create_train_val_dataloader(opt, logger):
+    """BasicSR's ``create_train_val_dataloader``; an error when the training loader would yield no batch."""
+    result = _basicsr_create_train_val_dataloader(opt, logger)
+    check_train_loader(result[0], opt['datasets']['train'], opt.get('world_size', 1))
+    return result
+
+
+def ordered_yaml():
+    """BasicSR's ``ordered_yaml`` with the safe :class:`OptionsLoader` (and BasicSR's dumper)."""
+    return OptionsLoader, _basicsr_ordered_yaml()[1]
+
+
+def imfrombytes(content, flag='color', float32=False):
+    """BasicSR's ``imfrombytes``; ``flag='color'`` decodes with :func:`decode_image` (BGR, alpha dropped)."""
+    if flag != 'color':
+        return _basicsr_imfrombytes(content, flag, float32)
+    img = decode_image(content, 'image data')[0]
+    return img.astype(np.float32) / 255. if float32 else img
 
 
 def build_model(opt):
@@ -125,7 +164,8 @@ def build_model(opt):
     return model
 
 
-TRAIN_NAMES = {'load_resume_state': load_resume_state, 'EnlargedSampler': ResumableSampler, 'build_model': build_model}
+TRAIN_NAMES = {'load_resume_state': load_resume_state, 'EnlargedSampler': ResumableSampler, 'build_model': build_model,
+               'create_train_val_dataloader': create_train_val_dataloader}
 
 
 def _patch_basicsr_script():
@@ -143,14 +183,18 @@ def apply():
         module.init_dist = init_dist
     base = _base_model.BaseModel
     base.model_to_device = model_to_device
+    base.load_network = load_network
+    _options.ordered_yaml = ordered_yaml
+    _paired_dataset.imfrombytes = imfrombytes
     base.save_network = save_network
     base.training_state = training_state
     base.save_training_state = save_training_state
+    base.resume_training = resume_training
     _data_sampler.EnlargedSampler = ResumableSampler
     for name, value in TRAIN_NAMES.items():
         setattr(_train, name, value)
     if not hasattr(_options.parse_options, '__wrapped__'):
-        parse_options = _accept_local_rank_dash(_options.parse_options)
+        parse_options = _parse_and_check(_options.parse_options)
         for module in (_options, _train, _test):
             module.parse_options = parse_options
     _patch_basicsr_script()

@@ -1,12 +1,35 @@
-"""Image files: list a folder's images, read photos the way users expect (EXIF orientation, any channels)."""
+"""The one image reader of the package (datasets, inference, evaluation): files read as they are or refused.
+
+:func:`decode_image` turns the bytes of any accepted file into 8-bit BGR plus its
+alpha channel, or raises :class:`BadImageError` naming the file and the reason:
+
+* empty data; a PNG without its IEND chunk or a JPEG without its end-of-image marker
+  (truncated: OpenCV would decode the part that is there and say nothing); any other
+  file PIL finds truncated;
+* animated files (GIF, WebP, APNG, multi-page TIFF): more than one frame;
+* sample types other than 8/16-bit integers and finite float; float data outside
+  [0, 255]; more than 4 channels.
+
+Conversions: 16-bit -> 8-bit (rounded, x / 257); float in [0, 1] -> x 255 (float
+with a maximum above 1 is taken as already 0-255); grayscale -> BGR; palette, CMYK,
+YCbCr, 1-bit and LA images through PIL to BGR (+ alpha when the file has one); the
+EXIF orientation tag applied.
+"""
+import io
 import os
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.gif')
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v')
+
+_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+_PNG_END = b'IEND\xaeB`\x82'
+# PIL modes OpenCV reads wrongly or not at all (CMYK TIFF comes back as 4 raw channels): PIL converts them.
+_PIL_MODES = {'CMYK': 'RGB', 'YCbCr': 'RGB', 'LAB': 'RGB', 'HSV': 'RGB', '1': 'RGB', 'P': None, 'PA': 'RGBA',
+              'LA': 'RGBA'}
 
 # EXIF orientation tag value -> how to turn the stored pixels upright.
 _ORIENT = {
@@ -19,6 +42,123 @@ _ORIENT = {
     8: lambda a: np.rot90(a, 1),
 }
 EXIF_ORIENTATION_TAG = 0x0112
+
+
+class BadImageError(ValueError):
+    """An image that cannot be used as it is (the message names the file and why)."""
+
+
+class AnimatedImageError(BadImageError):
+    """An image file holding several frames (animated GIF/WebP/PNG, multi-page TIFF)."""
+
+
+def _check_complete(data, name):
+    if data is None or len(data) == 0:
+        raise BadImageError(f'{name}: empty or missing data')
+    if data[:8] == _PNG_SIGNATURE and not data.rstrip(b'\x00').endswith(_PNG_END):
+        raise BadImageError(f'{name}: truncated PNG (no IEND chunk)')
+    if data[:2] == b'\xff\xd8' and not data.rstrip(b'\x00\r\n').endswith(b'\xff\xd9'):
+        raise BadImageError(f'{name}: truncated JPEG (no end-of-image marker)')
+
+
+def _open_pil(data, name):
+    """The PIL image (header read only) or None when PIL does not know the format (e.g. float RGB TIFF)."""
+    try:
+        image = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+    frames = getattr(image, 'n_frames', 1)
+    if frames > 1:
+        raise AnimatedImageError(f'{name}: animated or multi-page image ({frames} frames); convert it to a video '
+                                 '(e.g. ffmpeg -i in.gif out.mp4) or extract the frame you want')
+    return image
+
+
+def _from_pil(image, name):
+    mode = _PIL_MODES.get(image.mode)
+    if mode is None:  # palette: RGBA only when the palette has transparency
+        mode = 'RGBA' if 'transparency' in image.info or image.mode.endswith('A') else 'RGB'
+    try:
+        rgb = np.asarray(image.convert(mode))
+    except OSError as error:
+        raise BadImageError(f'{name}: truncated or corrupt ({error})') from None
+    return cv2.cvtColor(rgb, cv2.COLOR_RGBA2BGRA if mode == 'RGBA' else cv2.COLOR_RGB2BGR)
+
+
+def _to_uint8(img, name):
+    if img.dtype == np.uint8:
+        return img
+    if img.dtype == np.uint16:
+        return (img / 257.0 + 0.5).astype(np.uint8)
+    if img.dtype in (np.float16, np.float32, np.float64):
+        if not np.isfinite(img).all():
+            raise BadImageError(f'{name}: float image with NaN or infinite values')
+        low, high = float(img.min()), float(img.max())
+        if low < 0 or high > 255:
+            raise BadImageError(f'{name}: float image with values in [{low:.4g}, {high:.4g}]; expected [0, 1] '
+                                '(or [0, 255])')
+        scale = 255.0 if high <= 1 else 1.0
+        return (img.astype(np.float32) * scale + 0.5).astype(np.uint8)
+    raise BadImageError(f'{name}: unsupported sample type {img.dtype} (8/16-bit integer or float images only)')
+
+
+def decode_image(data, name):
+    """Decode the bytes of an image file (see the module docstring).
+
+    Args:
+        data (bytes): the whole file.
+        name (str): file name or key, for messages.
+
+    Returns:
+        tuple: bgr (H, W, 3) uint8, alpha (H, W) uint8 or None.
+
+    Raises:
+        BadImageError: (or :class:`AnimatedImageError`) the reason, naming ``name``.
+    """
+    _check_complete(data, name)
+    image = _open_pil(data, name)
+    if image is not None and image.mode in _PIL_MODES:
+        img = _from_pil(image, name)
+    else:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        if img is None and image is not None:
+            img = _from_pil(image, name)
+        if img is None:
+            raise BadImageError(f'{name}: not a decodable image (truncated, corrupt or not an image file)')
+        if image is not None and image.format not in ('PNG', 'JPEG'):
+            _check_pil_complete(image, name)
+    img = _to_uint8(img, name)
+    orientation = _exif_orientation(image)
+    img = np.ascontiguousarray(_ORIENT.get(orientation, lambda a: a)(img))
+    if img.ndim == 2:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR), None
+    channels = img.shape[2]
+    if channels == 1:
+        return cv2.cvtColor(img[:, :, 0], cv2.COLOR_GRAY2BGR), None
+    if channels == 2:
+        return cv2.cvtColor(np.ascontiguousarray(img[:, :, 0]), cv2.COLOR_GRAY2BGR), np.ascontiguousarray(img[:, :, 1])
+    if channels == 3:
+        return img, None
+    if channels == 4:
+        return np.ascontiguousarray(img[:, :, :3]), np.ascontiguousarray(img[:, :, 3])
+    raise BadImageError(f'{name}: {channels} channels (1 to 4 expected)')
+
+
+def _check_pil_complete(image, name):
+    """Full decode by PIL, which notices truncation that OpenCV hides, for formats without a byte check."""
+    try:
+        image.load()
+    except OSError as error:
+        raise BadImageError(f'{name}: truncated or corrupt ({error})') from None
+
+
+def _exif_orientation(image):
+    if image is None:
+        return 1
+    try:
+        return int(image.getexif().get(EXIF_ORIENTATION_TAG, 1))
+    except (OSError, ValueError, TypeError):
+        return 1
 
 
 def list_images(folder, recursive=False, extensions=IMAGE_EXTENSIONS, required=False):
@@ -46,37 +186,19 @@ def list_images(folder, recursive=False, extensions=IMAGE_EXTENSIONS, required=F
     return paths
 
 
-def read_photo(path):
-    """Read an image file as an upright 8-bit BGR photo plus its alpha channel.
+def read_bytes(path):
+    """The bytes of ``path``; :class:`BadImageError` naming it when it cannot be read."""
+    try:
+        with open(path, 'rb') as f:
+            return f.read()
+    except OSError as error:
+        raise BadImageError(f'{path}: {error.strerror or error}') from None
 
-    Grayscale becomes 3-channel BGR; 16-bit images are scaled to 8 bits; the
-    EXIF orientation tag is applied.
+
+def read_photo(path):
+    """Read an image file as an upright 8-bit BGR photo plus its alpha channel (:func:`decode_image`).
 
     Returns:
         tuple: bgr (H, W, 3) uint8, alpha (H, W) uint8 or None.
-
-    Raises:
-        ValueError: the file cannot be decoded as an image.
     """
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise ValueError(f'Cannot read image {path}')
-    if img.dtype == np.uint16:
-        img = (img / 257.0 + 0.5).astype(np.uint8)
-    img = np.ascontiguousarray(_ORIENT.get(exif_orientation(path), lambda a: a)(img))
-    if img.ndim == 2:
-        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR), None
-    if img.shape[2] == 4:
-        return np.ascontiguousarray(img[:, :, :3]), np.ascontiguousarray(img[:, :, 3])
-    if img.shape[2] == 2:
-        return cv2.cvtColor(np.ascontiguousarray(img[:, :, 0]), cv2.COLOR_GRAY2BGR), np.ascontiguousarray(img[:, :, 1])
-    return img, None
-
-
-def exif_orientation(path):
-    """The EXIF orientation tag (1..8) of an image file, 1 when absent or unreadable."""
-    try:
-        with Image.open(path) as image:
-            return int(image.getexif().get(EXIF_ORIENTATION_TAG, 1))
-    except (OSError, ValueError):
-        return 1
+    return decode_image(read_bytes(path), str(path))

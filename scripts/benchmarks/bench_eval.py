@@ -17,10 +17,10 @@ import torch
 import yaml
 
 import panini_arch  # noqa: F401  (before basicsr: compat layer)
-from basicsr.utils.options import ordered_yaml
 from panini_arch.data.eval_sets import generate_test_set
 from panini_arch.data.synthetic_faces import make_face_folder
 from panini_arch.test import main as test_main
+from panini_arch.utils.safe_load import load_options
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -39,8 +39,7 @@ def parse_args():
 
 def bench_options(name, workdir, sets, batch_size):
     """Write the options file ``name`` with random weights, the synthetic set and PSNR/SSIM only."""
-    with open(os.path.join(ROOT, 'options', f'{name}.yml'), encoding='utf-8') as f:
-        opt = yaml.load(f, Loader=ordered_yaml()[0])
+    opt = load_options(os.path.join(ROOT, 'options', f'{name}.yml'))
     set_dir = sets['sr16' if opt['scale'] == 16 else 'mfr']
     opt['name'] = f'bench_{name}'
     opt['path'] = {'pretrain_network_g': None}

@@ -26,13 +26,12 @@ import sys
 import time
 
 import torch
-import yaml
 from torch import nn
 
 import panini_arch  # noqa: F401  (registers PaniniModel, PaniniNet, GFPGANv1Clean)
 from basicsr.models import build_model
-from basicsr.utils.options import ordered_yaml
 from basicsr.utils.registry import ARCH_REGISTRY
+from panini_arch.utils.safe_load import load_options
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -65,8 +64,7 @@ class GFPGANv1CleanImage(nn.Module):
 
 def model_options(size, generator, variant):
     """PaniniModel options for one configuration; random weights, no R1, no validation."""
-    with open(os.path.join(REPO, OPTIONS[size])) as f:
-        opt = yaml.load(f, Loader=ordered_yaml()[0])
+    opt = load_options(os.path.join(REPO, OPTIONS[size]))
     opt.update(is_train=True, dist=False, rank=0, world_size=1, num_gpu=int(torch.cuda.is_available()))
     opt.pop('val', None)
     opt['network_g'].update(stylegan_path=None, dre_path=None)

@@ -1,0 +1,163 @@
+"""The one place where files become Python objects: options YAML and torch weight files, no code run.
+
+* :func:`load_options` reads a BasicSR options file with :class:`OptionsLoader`,
+  YAML's safe loader plus exactly one kind of Python tag, this package's plugin
+  line (``plugin: !!python/name:panini_arch.__name__`` or
+  ``!!python/name:panini_arch.trainer.__name__``). That tag imports the named
+  package, as PyYAML's full loader would, and gives its name. Any other Python
+  tag (``!!python/object/apply:os.system``, ``!!python/name:os.system``, ...)
+  or unknown tag raises :class:`UnsafeOptionsError` naming the file, the line
+  and the tag, before anything in the file is built.
+* :func:`load_torch_file` is ``torch.load(..., weights_only=True)`` passed
+  explicitly, so neither an old torch default nor
+  ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` makes it unpickle arbitrary objects;
+  a file that needs them raises :class:`UnsafeWeightsError` naming it. When a
+  ``<file>.sha256`` lies beside the file (the trainer writes one with every
+  checkpoint and state) the file must match it (:class:`ChecksumError`).
+  :func:`load_network` is BasicSR's ``BaseModel.load_network`` through it.
+"""
+import hashlib
+import importlib
+import os
+import pickle
+import zipfile
+
+import torch
+import yaml
+from basicsr.utils import get_root_logger
+
+PYTHON_TAG = 'tag:yaml.org,2002:python/'
+PLUGIN_TAGS = tuple(PYTHON_TAG + f'name:{module}.__name__' for module in ('panini_arch', 'panini_arch.trainer'))
+
+
+class UnsafeOptionsError(ValueError):
+    """An options file holds a YAML tag that would build arbitrary Python objects."""
+
+
+class UnsafeWeightsError(pickle.UnpicklingError):
+    """A weight or state file holds pickled objects other than tensors and plain values."""
+
+
+def _short(tag):
+    """``tag:yaml.org,2002:python/name:x`` -> ``!!python/name:x``, as it is written in a file."""
+    return tag.replace('tag:yaml.org,2002:', '!!', 1)
+
+
+class ChecksumError(RuntimeError):
+    """A file does not match the SHA-256 written beside it when it was saved."""
+
+
+class OptionsLoader(yaml.SafeLoader):
+    """YAML's safe loader (plain, ordered dicts) that knows one Python tag, the plugin line."""
+
+    def construct_plugin(self, suffix, node):
+        """The plugin tag: import ``panini_arch`` (or ``panini_arch.trainer``), return its name."""
+        tag = PYTHON_TAG + suffix
+        if tag not in PLUGIN_TAGS:
+            self.refuse(suffix, node)
+        module = tag[len(PYTHON_TAG + 'name:'):-len('.__name__')]
+        return importlib.import_module(module).__name__
+
+    def refuse(self, suffix, node):
+        """Raise :class:`UnsafeOptionsError` for ``node``'s tag (a multi-constructor: ``suffix`` is unused)."""
+        accepted = ', '.join(_short(tag) for tag in PLUGIN_TAGS)
+        raise UnsafeOptionsError(
+            f'{self.name}, line {node.start_mark.line + 1}: refused YAML tag {_short(node.tag)}. Options files may '
+            f'hold plain values only; the one Python tag accepted is the plugin line ({accepted}).')
+
+
+OptionsLoader.add_multi_constructor(PYTHON_TAG, OptionsLoader.construct_plugin)
+OptionsLoader.add_multi_constructor('', OptionsLoader.refuse)
+
+
+def load_options_text(text, name='<options>'):
+    """Parse options YAML held in a string; ``name`` is used in error messages."""
+    loader = OptionsLoader(text)
+    loader.name = name
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+def load_options(path):
+    """Read a BasicSR options file safely (see the module docstring).
+
+    Raises:
+        FileNotFoundError: no such file.
+        UnsafeOptionsError: a tag other than the plugin line.
+        yaml.YAMLError: not valid YAML (the message names the file and line).
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'Options file not found: {path}')
+    with open(path, encoding='utf-8') as f:
+        return load_options_text(f.read(), path)
+
+
+def load_torch_file(path, map_location='cpu'):
+    """``torch.load(path, map_location, weights_only=True)``; tensors and plain values only, never code.
+
+    Zip-format files (every ``torch.save`` since torch 1.6) are memory-mapped: tensors nobody reads
+    (an optimizer state, a discriminator) are never brought into memory.
+
+    Raises:
+        UnsafeWeightsError: the file pickles other objects (the message names the file).
+        Exception: whatever torch raises for a missing, truncated or non-torch file.
+    """
+    verify_checksum(path)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True, mmap=zipfile.is_zipfile(path))
+    except pickle.UnpicklingError as error:
+        lines = [line.strip() for line in str(error).splitlines() if 'WeightsUnpickler error' in line]
+        raise UnsafeWeightsError(f'{path} holds pickled objects that are not tensors or plain values, so it was not '
+                                 f'loaded (weights-only loading never runs code from a file). '
+                                 f'{lines[0] if lines else error}') from error
+
+
+def checksum_path(path):
+    """Where the SHA-256 of ``path`` is kept."""
+    return f'{os.fspath(path)}.sha256'
+
+
+def file_sha256(path):
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_checksum(path):
+    """Raise :class:`ChecksumError` when ``<path>.sha256`` exists and ``path`` does not match it."""
+    digest_path = checksum_path(path)
+    if not os.path.isfile(digest_path) or not os.path.isfile(path):
+        return
+    with open(digest_path, encoding='ascii') as f:
+        expected = f.read().split()[0]
+    if file_sha256(path) != expected:
+        raise ChecksumError(f'{path} does not match its checksum {digest_path}: the file was changed or corrupted '
+                            '(bit flip, partial copy) after it was saved')
+
+
+def load_network(self, net, load_path, strict=True, param_key='params'):
+    """BasicSR 1.4.2's ``BaseModel.load_network`` reading ``load_path`` with :func:`load_torch_file`.
+
+    ``param_key`` picks the entry (``params_ema`` falls back to ``params`` when absent; None: the
+    file is the state dict); a ``module.`` prefix is removed; ``strict`` as in ``load_state_dict``.
+    """
+    logger = get_root_logger()
+    net = self.get_bare_model(net)
+    load_net = load_torch_file(load_path)
+    if param_key is not None:
+        if param_key not in load_net and 'params' in load_net:
+            param_key = 'params'
+            logger.info('Loading: params_ema does not exist, use params.')
+        if param_key not in load_net:
+            raise KeyError(f'{load_path} has no key {param_key!r}; found: {sorted(load_net)}')
+        load_net = load_net[param_key]
+    logger.info(f'Loading {net.__class__.__name__} model from {load_path}, with param key: [{param_key}].')
+    load_net = {(k[7:] if k.startswith('module.') else k): v for k, v in load_net.items()}
+    self._print_different_keys_loading(net, load_net, strict)
+    net.load_state_dict(load_net, strict=strict)
