@@ -12,8 +12,8 @@ and SSIM are computed.
 import argparse
 import sys
 
-from panini_arch.archs.presets import read_options
 from panini_arch.evaluation.external import evaluate_outputs
+from panini_arch.utils.safe_load import load_options
 
 
 def parse_args(argv=None):
@@ -32,7 +32,7 @@ def main(argv=None):
     args = parse_args(argv)
     metric_opts, dataset = None, args.dataset
     if args.opt:
-        opt = read_options(args.opt)
+        opt = load_options(args.opt)
         metric_opts = (opt.get('val') or {}).get('metrics')
         dataset = dataset or next(iter((opt.get('datasets') or {}).values()), {}).get('name')
     try:
