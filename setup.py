@@ -44,6 +44,7 @@ setup(
             'panini-train=panini_arch.train:main',
             'panini-test=panini_arch.test:main',
             'panini-restore=panini_arch.inference:main',
+            'panini-convert=panini_arch.convert:main',
         ],
     },
 )

@@ -19,6 +19,7 @@ from panini_arch.archs.presets import PRESETS
 from panini_arch.data.eval_sets import generate_test_set, generate_theta_set
 from panini_arch.data.synthetic_faces import make_face_folder
 from panini_arch.evaluation.analysis import image_thetas, load_batch
+from panini_arch.evaluation.external import evaluate_outputs
 from panini_arch.metrics.resize_policy import restore, to_net_input
 from panini_arch.utils.image_io import list_images
 from panini_arch.utils.safe_load import load_options
@@ -119,6 +120,50 @@ def test_compare_writes_table_with_paper_numbers_and_grid(test_runs, workdir):
     assert rows[0]['psnr (paper)'] == '18.01' and rows[0]['notes'].startswith('RANDOM WEIGHTS')
     grid = cv2.imread(str(out / 'grid.png'))
     assert grid.shape == (4 * (64 + 24), (1 + 3 + 1) * 64, 3)  # 4 faces x (LQ | 3 methods | GT)
+
+
+def test_evaluate_outputs_scores_a_folder_like_the_harness_and_compare_tables_it(test_runs, workdir, capsys):
+    harness = json.loads((test_runs['test_panini_fr'] / 'metrics_CelebA-HQ-MFR.json').read_text())
+    restored = workdir / 'elsewhere'
+    restored.mkdir()
+    for index, path in enumerate(sorted((test_runs['test_panini_fr'] / 'visualization' / 'CelebA-HQ-MFR').iterdir())):
+        img = cv2.imread(str(path))
+        if index == 0:  # made at another size (resized to the GT size, as the policy says) and as JPEG-free PNG
+            img = cv2.resize(img, (64, 64), interpolation=cv2.INTER_AREA)
+        cv2.imwrite(str(restored / path.name), img)
+    cv2.imwrite(str(restored / 'stray.png'), img)
+    opt = tiny_options('test_panini_fr', workdir)
+    load_script('evaluate_outputs').main(['--restored', str(restored), '--gt', str(workdir / 'mfr' / 'GT'),
+                                          '--name', 'codeformer', '--opt', str(opt),
+                                          '--results_root', str(workdir / 'results')])
+    assert 'without a GT image (not scored): stray' in capsys.readouterr().out
+    summary = json.loads((workdir / 'results' / 'codeformer' / 'metrics_CelebA-HQ-MFR.json').read_text())
+    assert summary['num_images'] == 4 and summary['unmatched'] == {'restored': ['stray'], 'gt': []}
+    assert set(summary['metrics']) == set(harness['metrics'])
+    assert summary['metrics']['psnr']['value'] != harness['metrics']['psnr']['value']  # the resized face
+    out = workdir / 'comparison_external'
+    load_script('compare').main([str(test_runs['test_panini_fr']), str(workdir / 'results' / 'codeformer'),
+                                 '--out', str(out), '--cell', '64'])
+    markdown = (out / 'comparison.md').read_text()
+    assert '| codeformer | CelebA-HQ-MFR | 4 |' in markdown and 'n/a' in markdown
+    (restored / sorted(os.listdir(restored))[0]).unlink()
+    (restored / 'stray.png').unlink()
+    load_script('evaluate_outputs').main(['--restored', str(restored), '--gt', str(workdir / 'mfr' / 'GT'),
+                                          '--name', 'same', '--opt', str(opt), '--results_root', str(workdir / 'results')])
+    same = json.loads((workdir / 'results' / 'same' / 'metrics_CelebA-HQ-MFR.json').read_text())
+    assert same['unmatched']['gt'] == ['0000'] and same['num_images'] == 3
+
+
+def test_evaluate_outputs_scores_equal_files_exactly_as_the_harness(test_runs, workdir):
+    harness = json.loads((test_runs['test_gpen_bfr_512'] / 'metrics_CelebA-HQ-MFR.json').read_text())
+    summary = evaluate_outputs(str(test_runs['test_gpen_bfr_512'] / 'visualization' / 'CelebA-HQ-MFR'),
+                               str(workdir / 'mfr' / 'GT'), 'gpen_again', str(workdir / 'results'),
+                               dataset='CelebA-HQ-MFR', echo=lambda line: None)
+    for metric in ('psnr', 'ssim'):
+        assert summary['metrics'][metric]['value'] == pytest.approx(harness['metrics'][metric]['value'], rel=1e-9)
+    with pytest.raises(ValueError, match='No image of'):
+        evaluate_outputs(str(workdir / 'mfr' / 'LQ' / '..' / 'GT'), str(workdir / 'theta'), 'none',
+                         str(workdir / 'results'), echo=lambda line: None)
 
 
 def test_restore_applies_the_resize_policy_and_takes_the_first_output():

@@ -7,6 +7,7 @@ from basicsr.archs.stylegan2_arch import StyleGAN2Generator
 from basicsr.utils.registry import ARCH_REGISTRY
 from panini_arch.archs.arch_util import without_weight_paths
 from panini_arch.archs.dre_arch import DRE
+from panini_arch.archs.panini_blocks import CBAM
 from panini_arch.archs.panini_arch import PaniniNet
 from panini_arch.archs.presets import PRESETS
 
@@ -159,6 +160,60 @@ def test_bad_configuration_is_rejected(kwargs, match):
         tiny(**kwargs)
 
 
+def authors_cbam(x, cbam, training):
+    """The authors' CBAM written out with functional ops and the module's tensors."""
+    def pre(t):
+        return torch.nn.functional.conv2d(t, cbam.pre.weight, cbam.pre.bias, padding=1)
+
+    def mlp(t):
+        first, _, second = cbam.channel_mlp
+        return torch.nn.functional.linear(torch.relu(torch.nn.functional.linear(t, first.weight, first.bias)),
+                                          second.weight, second.bias)
+
+    y = pre(x)
+    y = y * torch.sigmoid(mlp(y.mean(dim=(2, 3))) + mlp(y.flatten(2).max(dim=2).values))[:, :, None, None]
+    z = pre(y)
+    stats = torch.cat([z.max(dim=1, keepdim=True).values, z.mean(dim=1, keepdim=True)], dim=1)
+    spatial = torch.nn.functional.conv2d(stats, cbam.spatial_conv.weight, None, padding=3)
+    bn = cbam.spatial_bn
+    if training:
+        mean, var = spatial.mean(), spatial.var(unbiased=False)
+    else:
+        mean, var = bn.running_mean, bn.running_var
+    normed = (spatial - mean) / torch.sqrt(var + 1e-5) * bn.weight + bn.bias
+    return z * torch.sigmoid(normed), spatial
+
+
+@pytest.mark.parametrize('training', [True, False])
+def test_cbam_computes_the_authors_formula(training):
+    torch.manual_seed(3)
+    cbam = CBAM(8, reduction=2)
+    with torch.no_grad():
+        for tensor in cbam.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.copy_(torch.randn_like(tensor) * 0.3)
+        cbam.spatial_bn.running_var.uniform_(0.5, 1.5)
+    assert cbam.spatial_conv.bias is None and cbam.spatial_bn.momentum == 0.01 and cbam.spatial_bn.eps == 1e-5
+    x = torch.randn(3, 8, 12, 10)
+    running_mean, running_var = cbam.spatial_bn.running_mean.clone(), cbam.spatial_bn.running_var.clone()
+    with torch.no_grad():
+        expected, spatial = authors_cbam(x, cbam, training)
+        cbam.train(training)
+        torch.testing.assert_close(cbam(x), expected, atol=1e-6, rtol=1e-5)
+    if training:  # running statistics move 1% towards the batch's (unbiased variance)
+        running_mean = 0.99 * running_mean + 0.01 * spatial.mean()
+        running_var = 0.99 * running_var + 0.01 * spatial.var(unbiased=True)
+    torch.testing.assert_close(cbam.spatial_bn.running_mean, running_mean)
+    torch.testing.assert_close(cbam.spatial_bn.running_var, running_var)
+
+
+@pytest.mark.parametrize('variant', sorted(VARIANTS))
+def test_every_variant_builds_the_authors_cbam(variant):
+    cbam = tiny(**VARIANTS[variant]).ife.cbam
+    assert isinstance(cbam, CBAM) and isinstance(cbam.spatial_bn, torch.nn.BatchNorm2d)
+    assert cbam.pre.bias is not None and cbam.pre.weight.shape == (4, 4, 3, 3)
+
+
 def test_sizes_generalise_and_latent_count_follows_out_size():
     model = tiny(in_size=128, out_size=256)
     assert model.lce.num_latent == model.generator.num_latent == 14
@@ -211,12 +266,24 @@ def test_weight_file_errors_name_file_and_keys(tmp_path):
         tiny(stylegan_path=str(smaller))
 
 
+PARAMETER_COUNTS = {'fr': 94_208_252, 'sr16': 108_847_096, 'catconv': 119_261_688}  # as in the README
+
+
+@pytest.mark.parametrize('name', sorted(PARAMETER_COUNTS))
+def test_full_size_parameter_counts_match_the_readme(name):
+    kwargs = dict(fusion='catconv') if name == 'catconv' else {}
+    preset = dict(in_size=64, out_size=1024, rrdb_channels=64, num_rrdb=23, cbam_reduction=8,
+                  degradation_input='learned', **kwargs) if name != 'fr' else {}
+    with torch.device('meta'):
+        model = PaniniNet(**preset)
+    assert sum(p.numel() for p in model.parameters()) == PARAMETER_COUNTS[name]
+
+
 @pytest.mark.slow
 def test_full_size_panini_fr_has_published_parameter_count_and_runs():
     torch.manual_seed(0)
     model = PaniniNet().eval()
-    num_params = sum(p.numel() for p in model.parameters())
-    assert 85e6 <= num_params <= 105e6
+    assert sum(p.numel() for p in model.parameters()) == PARAMETER_COUNTS['fr']
     assert model.lce.linear.weight.numel() == 4096 * 18 * 512
     with torch.no_grad():
         out = model(torch.rand(1, 3, 512, 512) * 2 - 1)

@@ -8,6 +8,9 @@ from ..utils.safe_load import UnsafeWeightsError, load_torch_file
 def load_state_dict_file(module, path, key, what, source_hint=''):
     """Load ``torch.load(path)[key]`` into ``module`` strictly, weights only.
 
+    A file in one of the authors' layouts (Panini MFR/SR, MoCo, MMEditing StyleGAN2; see
+    :mod:`.official_convert`) is recognised whatever ``key`` says, converted in memory, and logged.
+
     Args:
         module (nn.Module): receives the weights.
         path (str): checkpoint file.
@@ -21,21 +24,28 @@ def load_state_dict_file(module, path, key, what, source_hint=''):
         RuntimeError: unreadable/truncated file, or missing, unexpected or
             wrongly shaped keys (all listed).
         KeyError: ``key`` is not in the checkpoint.
+        OfficialCheckpointError (ValueError): an authors' file for another kind of network, or a damaged one.
     """
     path = os.fspath(path)
     checkpoint = read_weights_file(path, what, source_hint)
-    state_dict = checkpoint
-    if key is not None:
-        if not isinstance(checkpoint, dict) or key not in checkpoint:
-            found = sorted(checkpoint.keys()) if isinstance(checkpoint, dict) else type(checkpoint).__name__
-            raise KeyError(f'{path} has no key {key!r} holding the {what} weights; found: {found}')
-        state_dict = checkpoint[key]
+    from .official_convert import state_dict_for  # it builds the archs, which import this module
+    state_dict = state_dict_for(module, checkpoint, path)
+    if state_dict is None:
+        state_dict = checkpoint
+        if key is not None:
+            if not isinstance(checkpoint, dict) or key not in checkpoint:
+                found = sorted(checkpoint.keys()) if isinstance(checkpoint, dict) else type(checkpoint).__name__
+                raise KeyError(f'{path} has no key {key!r} holding the {what} weights; found: {found}')
+            state_dict = checkpoint[key]
     check_state_dict(module, state_dict, path, what)
     module.load_state_dict(state_dict, strict=True)
 
 
 def read_weights_file(path, what, source_hint=''):
     """``torch.load(path, weights_only=True)`` on CPU, with errors naming the file and what it should hold.
+
+    Zip-format saves (every torch.save since 1.6) are memory-mapped (``load_torch_file``), so a 1.5 GB
+    checkpoint of which only the generator is used costs little more than the generator.
 
     Raises:
         FileNotFoundError: the file does not exist (``source_hint`` says where users get it).

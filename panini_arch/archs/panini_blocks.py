@@ -10,7 +10,12 @@ from basicsr.archs.rrdbnet_arch import RRDB
 
 
 class CBAM(nn.Module):
-    """Channel gate (shared MLP on avg- and max-pooled features) then a 7x7 spatial gate.
+    """The authors' CBAM: one 3x3 conv ``pre`` (with bias) applied before each of the two gates.
+
+    ``y = pre(x)``; ``y = y * sigmoid(mlp(avgpool(y)) + mlp(maxpool(y)))`` (mlp = Linear C -> C/r,
+    ReLU, Linear C/r -> C); ``z = pre(y)`` (the same weights again);
+    ``out = z * sigmoid(BN(conv7x7([max_c z, mean_c z])))`` with a bias-free 7x7 conv and
+    ``BatchNorm2d(1, eps=1e-5, momentum=0.01)``.
 
     Input and output: (B, C, H, W).
     """
@@ -18,14 +23,17 @@ class CBAM(nn.Module):
     def __init__(self, channels, reduction=2, spatial_kernel=7):
         super().__init__()
         hidden = max(channels // reduction, 1)
-        self.channel_mlp = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(True), nn.Linear(hidden, channels))
-        self.spatial_conv = nn.Conv2d(2, 1, spatial_kernel, 1, spatial_kernel // 2)
+        self.pre = nn.Conv2d(channels, channels, 3, 1, 1)
+        self.channel_mlp = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(), nn.Linear(hidden, channels))
+        self.spatial_conv = nn.Conv2d(2, 1, spatial_kernel, 1, spatial_kernel // 2, bias=False)
+        self.spatial_bn = nn.BatchNorm2d(1, eps=1e-5, momentum=0.01)
 
     def forward(self, x):
-        pooled = self.channel_mlp(x.mean(dim=(2, 3))) + self.channel_mlp(x.amax(dim=(2, 3)))
-        x = x * torch.sigmoid(pooled)[:, :, None, None]
-        stats = torch.cat([x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1)
-        return x * torch.sigmoid(self.spatial_conv(stats))
+        y = self.pre(x)
+        pooled = self.channel_mlp(y.mean(dim=(2, 3))) + self.channel_mlp(y.amax(dim=(2, 3)))
+        z = self.pre(y * torch.sigmoid(pooled)[:, :, None, None])
+        stats = torch.cat([z.amax(dim=1, keepdim=True), z.mean(dim=1, keepdim=True)], dim=1)
+        return z * torch.sigmoid(self.spatial_bn(self.spatial_conv(stats)))
 
 
 def conv_lrelu(in_channels, out_channels, stride):

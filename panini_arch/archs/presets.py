@@ -7,7 +7,7 @@
 * :func:`build_panini`: a preset name or a ``network_g`` mapping -> untrained PaniniNet
   whose every weight then comes from one checkpoint (StyleGAN2/DRE paths cleared).
 * :func:`load_checkpoint`: every way a checkpoint may hold its weights
-  (``params_ema``, ``params``, a bare state dict), loaded strictly.
+  (``params_ema``, ``params``, a bare state dict, the authors' released layouts), loaded strictly.
 * :func:`build_generator`: any registered network from its options plus its
   checkpoint, as the test harness uses it for Panini-Net, GFPGAN and GPEN alike.
 """
@@ -18,6 +18,7 @@ from basicsr.archs import build_network
 
 from ..utils.safe_load import load_options
 from .arch_util import check_state_dict, read_weights_file, without_weight_paths
+from .official_convert import state_dict_for
 
 _SR16 = dict(in_size=64, out_size=1024, degradation_input='learned', rrdb_channels=64, num_rrdb=23, cbam_reduction=8)
 PRESETS = {
@@ -98,7 +99,10 @@ def load_checkpoint(net, path, param_key='auto', what=None, source_hint=WEIGHTS_
         fit ``net`` (all listed). KeyError: an explicit ``param_key`` the file lacks.
     """
     what = what or type(net).__name__
-    state_dict = select_state_dict(read_weights_file(path, what, source_hint), param_key, path, what)
+    checkpoint = read_weights_file(path, what, source_hint)
+    state_dict = state_dict_for(net, checkpoint, path)  # an authors' file, converted in memory
+    if state_dict is None:
+        state_dict = select_state_dict(checkpoint, param_key, path, what)
     check_state_dict(net, state_dict, path, what)
     net.load_state_dict(state_dict, strict=True)
     return net

@@ -92,7 +92,8 @@ def comparison_table(runs):
             if any(published(r.get('paper'), name) is not None for r in runs):
                 paper_value = published(run.get('paper'), name)
                 row[f'{name} (paper)'] = '-' if paper_value is None else format_value(paper_value)
-        row['images/s'] = f'{run["images_per_second"]:.3f}'
+        speed = run.get('images_per_second')
+        row['images/s'] = 'n/a' if speed is None else f'{speed:.3f}'  # None: restored elsewhere
         row['device'] = run['device']
         row['notes'] = '; '.join(notes)
         rows.append(row)

@@ -4,6 +4,7 @@ from contextlib import nullcontext
 from os import path as osp
 
 import torch
+import torch.distributed as dist
 
 from basicsr.archs import build_network
 from basicsr.losses import build_loss
@@ -160,16 +161,52 @@ class PaniniModel(BaseModel):
         """One iteration: G step (when due) then D step; non-finite losses skip their update."""
         loss_dict = OrderedDict()
         skipped = []
-        if current_iter % self.net_d_iters == 0 and current_iter > self.net_d_init_iters:
+        running_stats = self._running_stats()
+        g_due = current_iter % self.net_d_iters == 0 and current_iter > self.net_d_init_iters
+        if g_due:
             if not self._optimize_g(loss_dict):
                 skipped.append('net_g')
         else:
             with torch.no_grad(), self.autocast():
                 self.output = self.net_g(self.lq).float()
+        if not g_due or 'net_g' in skipped:  # net_g not updated: its batch-norm statistics stay as they were
+            self._running_stats(restore=running_stats)
         if not self._optimize_d(current_iter, loss_dict):
             skipped.append('net_d')
         self.log_dict = self.reduce_loss_dict(loss_dict)
         self.guard.end_iteration(current_iter, skipped, loss_dict)
+
+    def _running_stat_buffers(self):
+        """net_g's batch-norm statistics (the IFE's CBAM, a trained DRE) by name."""
+        return {name: buffer for name, buffer in self.get_bare_model(self.net_g).named_buffers()
+                if name.endswith(('running_mean', 'running_var', 'num_batches_tracked'))}
+
+    @torch.no_grad()
+    def _running_stats(self, restore=None):
+        """Copies of net_g's batch-norm statistics, or put ``restore`` back.
+
+        The forward of a step that does not update net_g (a skipped, non-finite one, or a D-only
+        one) has already moved them; restoring keeps them as they were (and finite).
+        """
+        buffers = self._running_stat_buffers()
+        if restore is None:
+            return {name: buffer.clone() for name, buffer in buffers.items()}
+        for name, saved in restore.items():
+            buffers[name].copy_(saved)
+        return restore
+
+    @torch.no_grad()
+    def _sync_running_stats(self):
+        """With several processes, average net_g's batch-norm statistics after each update, so every
+        rank (and its EMA copy) keeps the same ones; each rank's batch moved its own copy. A step that
+        does not update net_g restores them on every rank instead (all ranks skip together)."""
+        if not self.opt['dist']:
+            return
+        world_size = dist.get_world_size()
+        for buffer in self._running_stat_buffers().values():
+            if buffer.is_floating_point():
+                dist.all_reduce(buffer)
+                buffer.div_(world_size)
 
     def _optimize_g(self, loss_dict):
         """Generator step; returns False when it was skipped for a non-finite loss."""
@@ -190,6 +227,7 @@ class PaniniModel(BaseModel):
         self.scaler_g.scale(l_g_total).backward()
         self.scaler_g.step(self.optimizer_g)
         self.scaler_g.update()
+        self._sync_running_stats()  # after backward: the batch-norm backward reads them
         self.update_ema(self.ema_decay)
         return True
 

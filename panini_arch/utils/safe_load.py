@@ -20,6 +20,7 @@ import hashlib
 import importlib
 import os
 import pickle
+import zipfile
 
 import torch
 import yaml
@@ -97,13 +98,16 @@ def load_options(path):
 def load_torch_file(path, map_location='cpu'):
     """``torch.load(path, map_location, weights_only=True)``; tensors and plain values only, never code.
 
+    Zip-format files (every ``torch.save`` since torch 1.6) are memory-mapped: tensors nobody reads
+    (an optimizer state, a discriminator) are never brought into memory.
+
     Raises:
         UnsafeWeightsError: the file pickles other objects (the message names the file).
         Exception: whatever torch raises for a missing, truncated or non-torch file.
     """
     verify_checksum(path)
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True, mmap=zipfile.is_zipfile(path))
     except pickle.UnpicklingError as error:
         lines = [line.strip() for line in str(error).splitlines() if 'WeightsUnpickler error' in line]
         raise UnsafeWeightsError(f'{path} holds pickled objects that are not tensors or plain values, so it was not '

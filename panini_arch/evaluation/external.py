@@ -1,0 +1,97 @@
+"""Score restorations made elsewhere (any method, any program) with the harness's metrics.
+
+The restored images are matched to the GT by file-name stem, resized to the GT size under the
+resize policy (:mod:`panini_arch.metrics.resize_policy`) and scored by :class:`MetricRunner`, exactly as
+``FaceTestModel`` scores a network's outputs; the summary has the same fields, so
+``scripts/compare.py`` tables it beside the harness's own runs.
+"""
+import json
+import os
+
+import cv2
+import numpy as np
+from basicsr.utils import img2tensor, tensor2img
+
+from ..utils.image_io import list_images
+from ..metrics.metric_runner import MetricRunner
+from ..metrics.resize_policy import resize_bicubic
+
+DEFAULT_METRICS = {
+    'psnr': dict(type='calculate_psnr', crop_border=0, test_y_channel=False),
+    'ssim': dict(type='calculate_ssim', crop_border=0, test_y_channel=False),
+}
+
+
+def images_by_stem(folder):
+    """``{stem: path}`` of the images in ``folder``; ValueError when two files share a stem."""
+    found = {}
+    for path in list_images(folder):
+        stem = os.path.splitext(os.path.basename(path))[0]
+        if stem in found:
+            raise ValueError(f'{folder} holds two images named {stem}: {os.path.basename(found[stem])} and '
+                             f'{os.path.basename(path)}')
+        found[stem] = path
+    return found
+
+
+def match_images(restored_dir, gt_dir):
+    """Pairs (stem, restored path, GT path) by stem, and the stems found on one side only.
+
+    Returns:
+        tuple[list, list, list]: pairs, restored-only stems, GT-only stems.
+    """
+    restored, gt = images_by_stem(restored_dir), images_by_stem(gt_dir)
+    pairs = [(stem, restored[stem], gt[stem]) for stem in sorted(set(restored) & set(gt))]
+    return pairs, sorted(set(restored) - set(gt)), sorted(set(gt) - set(restored))
+
+
+def read_rgb(path):
+    """(1, 3, H, W) RGB tensor in [0, 1]; OSError naming the file when it cannot be read."""
+    img = cv2.imread(path, cv2.IMREAD_COLOR)
+    if img is None:
+        raise OSError(f'Cannot read image {path}')
+    return img2tensor(img.astype(np.float32) / 255., bgr2rgb=True, float32=True)[None]
+
+
+def evaluate_outputs(restored_dir, gt_dir, name, results_root='results', metric_opts=None, dataset=None,
+                     method=None, echo=print):
+    """Score ``restored_dir`` against ``gt_dir``; write ``<results_root>/<name>/metrics_<dataset>.json``.
+
+    Args:
+        metric_opts (dict | None): ``val.metrics`` of a test options file (PSNR and SSIM when None).
+        dataset (str | None): dataset name in the summary and file name (default: the GT folder's name).
+        method (str | None): label in the comparison table (default: ``name``).
+
+    Returns:
+        dict: the summary written.
+
+    Raises:
+        ValueError: no restored image matches a GT image.
+    """
+    pairs, restored_only, gt_only = match_images(restored_dir, gt_dir)
+    if restored_only:
+        echo(f'{len(restored_only)} restored image(s) without a GT image (not scored): {", ".join(restored_only)}')
+    if gt_only:
+        echo(f'{len(gt_only)} GT image(s) without a restored image (not scored): {", ".join(gt_only)}')
+    if not pairs:
+        raise ValueError(f'No image of {restored_dir} has a GT image of the same name in {gt_dir}')
+    dataset = dataset or os.path.basename(os.path.normpath(gt_dir))
+    metrics = MetricRunner(metric_opts if metric_opts is not None else DEFAULT_METRICS)
+    for _, restored_path, gt_path in pairs:
+        gt = read_rgb(gt_path)
+        restored = resize_bicubic(read_rgb(restored_path), gt.shape[-2:])
+        metrics.update(tensor2img(restored[0]), tensor2img(gt[0]))
+    summary = {
+        'name': name, 'method': method or name, 'paper': None, 'random_weights': False, 'dataset': dataset,
+        'lq_folder': None, 'gt_folder': gt_dir, 'results_folder': restored_dir, 'num_images': len(pairs),
+        'input_size': None, 'batch_size': None, 'device': 'restored elsewhere', 'images_per_second': None,
+        'metrics': metrics.results(), 'unmatched': {'restored': restored_only, 'gt': gt_only},
+    }
+    folder = os.path.join(results_root, name)
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f'metrics_{dataset}.json')
+    with open(path, 'w', encoding='utf-8') as f:
+        json.dump(summary, f, indent=2)
+    echo(f'{name} on {dataset} ({len(pairs)} images): {json.dumps(summary["metrics"])}. Summary: {path}')
+    return summary
+

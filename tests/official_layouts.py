@@ -1,0 +1,87 @@
+"""Random state dicts in the authors' checkpoint layouts, built from the key lists in tests/data/official.
+
+``rule_value`` is the rule of ``shared/official/FIXTURE.md`` (one seeded draw per key), so the
+fixture's weights can be regenerated; ``official_file`` wraps a layout the way the released files do.
+"""
+import json
+import math
+import os
+import zlib
+from pathlib import Path
+
+import torch
+
+KEY_LISTS = Path(__file__).parent / 'data' / 'official'
+FIXTURE_ENV = 'PANINI_OFFICIAL_FIXTURES'
+BLUR = torch.tensor([1., 3., 3., 1.])
+
+
+def key_list(name):
+    """``{key: shape}`` of ``official_<name>_keys.json`` (mfr, sr, discriminator)."""
+    with open(KEY_LISTS / f'official_{name}_keys.json', encoding='utf-8') as f:
+        return {key: tuple(shape) for key, shape in json.load(f).items()}
+
+
+def rule_value(key, shape, keys):
+    """FIXTURE.md's value for ``key`` (without its first ``generator.``); ``keys`` = all such keys."""
+    g = torch.Generator().manual_seed(zlib.crc32(key.encode()))
+    last = key.rsplit('.', 1)[-1]
+    module = key.rsplit('.', 1)[0]
+    if key.endswith('num_batches_tracked'):
+        return torch.tensor(0)
+    if key.endswith('.kernel'):
+        return (4 * torch.outer(BLUR, BLUR) / 64).reshape(shape)
+    if key.endswith('running_var'):
+        return 0.5 + torch.rand(shape, generator=g)
+    if key.endswith('running_mean'):
+        return 0.1 * torch.randn(shape, generator=g)
+    if last == 'weight' and f'{module}.running_mean' in keys:
+        return 1 + 0.1 * torch.randn(shape, generator=g)
+    if key.endswith('style_modulation.bias'):
+        return 1 + 0.1 * torch.randn(shape, generator=g)
+    if key.endswith('noise_injector.weight'):
+        return 0.2 * torch.randn(shape, generator=g)
+    if key.endswith('bias'):
+        return 0.1 * torch.randn(shape, generator=g)
+    if key.endswith('weight_orig') or 'injected_noise' in key or last in ('input', 'choice_vector'):
+        return torch.randn(shape, generator=g)
+    if key == 'AFS_maskGen.mapping.2.weight':
+        return 4 * torch.randn(shape, generator=g) / math.sqrt(shape[1])
+    return torch.randn(shape, generator=g) / math.sqrt(math.prod(shape[1:]))
+
+
+def rule_state_dict(keys_and_shapes, prefix):
+    """Rule-made values for every key; the rule sees each key without ``prefix``."""
+    bare = {key[len(prefix):]: shape for key, shape in keys_and_shapes.items()}
+    return {prefix + key: rule_value(key, shape, bare) for key, shape in bare.items()}
+
+
+def discriminator_state_dict():
+    """The official discriminator with small random weights (its blur kernels are outer([1,3,3,1]) / 64)."""
+    values = {}
+    for index, (key, shape) in enumerate(key_list('discriminator').items()):
+        if key.endswith('.kernel'):
+            values[key] = torch.outer(BLUR, BLUR) / 64
+        else:
+            values[key] = torch.randn(shape, generator=torch.Generator().manual_seed(index))
+    return values
+
+
+def official_file(state_dict, optimizer=True):
+    """The released files' top level: meta, state_dict and (Adam-like) optimizer state."""
+    checkpoint = {'meta': {'mmedit_version': '0.14.0', 'exp_name': 'panini', 'epoch': 1, 'iter': 800000,
+                           'config': 'model = dict(type="Panini")'},
+                  'state_dict': state_dict}
+    if optimizer:
+        checkpoint['optimizer'] = {'generator': {'state': {0: {'step': torch.tensor(1.0),
+                                                               'exp_avg': torch.zeros(3),
+                                                               'exp_avg_sq': torch.zeros(3)}},
+                                                'param_groups': [{'lr': 1e-4, 'betas': (0.9, 0.99), 'params': [0]}]},
+                                   'discriminator': {'state': {}, 'param_groups': []}}
+    return checkpoint
+
+
+def fixture_path(name):
+    """``shared/official/fixture_<name>_io.pt`` beside the clone (or under $PANINI_OFFICIAL_FIXTURES)."""
+    folder = os.environ.get(FIXTURE_ENV) or Path(__file__).resolve().parents[1].parent / 'shared' / 'official'
+    return Path(folder) / f'fixture_{name}_io.pt'
