@@ -5,20 +5,18 @@
 import os
 import re
 
-import cv2
 import numpy as np
 import torch
 
 from basicsr.utils import img2tensor, tensor2img
 from panini_arch.metrics.resize_policy import restore, to_net_input
+from panini_arch.utils.image_io import read_photo
 
 
 def load_batch(paths):
-    """Read BGR images -> (B, 3, H, W) RGB float tensor in [0, 1]."""
-    images = [cv2.imread(path, cv2.IMREAD_COLOR) for path in paths]
-    for path, img in zip(paths, images):
-        if img is None:
-            raise OSError(f'Cannot read image {path}')
+    """Read images with the package's one reader (:func:`read_photo`: 16-bit and float files scaled, alpha
+    dropped) -> (B, 3, H, W) RGB float tensor in [0, 1]; :class:`BadImageError` naming a bad file."""
+    images = [read_photo(path)[0] for path in paths]
     return torch.stack(img2tensor([img.astype(np.float32) / 255. for img in images], bgr2rgb=True, float32=True))
 
 

@@ -8,11 +8,10 @@ resize policy (:mod:`panini_arch.metrics.resize_policy`) and scored by :class:`M
 import json
 import os
 
-import cv2
-import numpy as np
-from basicsr.utils import img2tensor, tensor2img
+from basicsr.utils import tensor2img
 
 from ..utils.image_io import list_images
+from .analysis import load_batch
 from ..metrics.metric_runner import MetricRunner
 from ..metrics.resize_policy import resize_bicubic
 
@@ -45,14 +44,6 @@ def match_images(restored_dir, gt_dir):
     return pairs, sorted(set(restored) - set(gt)), sorted(set(gt) - set(restored))
 
 
-def read_rgb(path):
-    """(1, 3, H, W) RGB tensor in [0, 1]; OSError naming the file when it cannot be read."""
-    img = cv2.imread(path, cv2.IMREAD_COLOR)
-    if img is None:
-        raise OSError(f'Cannot read image {path}')
-    return img2tensor(img.astype(np.float32) / 255., bgr2rgb=True, float32=True)[None]
-
-
 def evaluate_outputs(restored_dir, gt_dir, name, results_root='results', metric_opts=None, dataset=None,
                      method=None, echo=print):
     """Score ``restored_dir`` against ``gt_dir``; write ``<results_root>/<name>/metrics_<dataset>.json``.
@@ -78,8 +69,8 @@ def evaluate_outputs(restored_dir, gt_dir, name, results_root='results', metric_
     dataset = dataset or os.path.basename(os.path.normpath(gt_dir))
     metrics = MetricRunner(metric_opts if metric_opts is not None else DEFAULT_METRICS)
     for _, restored_path, gt_path in pairs:
-        gt = read_rgb(gt_path)
-        restored = resize_bicubic(read_rgb(restored_path), gt.shape[-2:])
+        gt = load_batch([gt_path])
+        restored = resize_bicubic(load_batch([restored_path]), gt.shape[-2:])
         metrics.update(tensor2img(restored[0]), tensor2img(gt[0]))
     summary = {
         'name': name, 'method': method or name, 'paper': None, 'random_weights': False, 'dataset': dataset,
