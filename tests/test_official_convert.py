@@ -230,21 +230,11 @@ def regenerate_and_check(name, tmp_path):
     assert error <= tolerance, f'max |diff| {error:.3g} > {tolerance:.3g}'
 
 
-FIXTURE_MISMATCH = pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="open question for the lead: the converted net (and an independent functional "
-    "re-implementation of the authors' forward written from their code) agree to 5e-5, but both miss "
-    "fixture_*_io.pt by 1.6 (MFR) / 36 (SR); the fixture's weights or forward differ from FIXTURE.md's rule "
-    "as read here. strict: an XPASS fails, so a fix is noticed")
-
-
 @pytest.mark.slow
-@FIXTURE_MISMATCH
 def test_fixture_mfr_matches_the_authors_forward(tmp_path):
     regenerate_and_check('mfr', tmp_path)
 
 
 @pytest.mark.slow
-@FIXTURE_MISMATCH
 def test_fixture_sr_matches_the_authors_forward(tmp_path):
     regenerate_and_check('sr', tmp_path)
