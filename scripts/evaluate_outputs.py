@@ -7,12 +7,14 @@ listed and not scored. Restored images are resized to the GT size as in the resi
 (docs/evaluation.md). Writes ``results/NAME/metrics_<dataset>.json``, the file ``scripts/test.py``
 writes, so ``scripts/compare.py results/NAME ...`` tables it beside the harness's runs. ``--opt``
 takes the metrics (``val.metrics``) and the dataset name from a test options file; without it PSNR
-and SSIM are computed.
+and SSIM are computed. An unreadable image is skipped and listed (``failed`` in the JSON); the
+script then exits with status 1 after writing the summary of the others.
 """
 import argparse
 import sys
 
 from panini_arch.evaluation.external import evaluate_outputs
+from panini_arch.models.face_test_model import EvaluationFailures
 from panini_arch.utils.safe_load import load_options
 
 
@@ -37,7 +39,7 @@ def main(argv=None):
         dataset = dataset or next(iter((opt.get('datasets') or {}).values()), {}).get('name')
     try:
         evaluate_outputs(args.restored, args.gt, args.name, args.results_root, metric_opts, dataset, args.method)
-    except (FileNotFoundError, OSError, ValueError) as error:
+    except (FileNotFoundError, OSError, ValueError, EvaluationFailures) as error:
         print(f'error: {error}', file=sys.stderr)
         sys.exit(1)
 

@@ -4,6 +4,7 @@ import csv
 import importlib.util
 import json
 import os
+import shutil
 import sys
 
 import cv2
@@ -21,6 +22,7 @@ from panini_arch.data.synthetic_faces import make_face_folder
 from panini_arch.evaluation.analysis import image_thetas, load_batch
 from panini_arch.evaluation.external import evaluate_outputs
 from panini_arch.metrics.resize_policy import restore, to_net_input
+from panini_arch.models.face_test_model import EvaluationFailures
 from panini_arch.utils.image_io import list_images
 from panini_arch.utils.safe_load import load_options
 
@@ -164,6 +166,23 @@ def test_evaluate_outputs_scores_equal_files_exactly_as_the_harness(test_runs, w
     with pytest.raises(ValueError, match='No image of'):
         evaluate_outputs(str(workdir / 'mfr' / 'LQ' / '..' / 'GT'), str(workdir / 'theta'), 'none',
                          str(workdir / 'results'), echo=lambda line: None)
+
+
+def test_evaluate_outputs_skips_and_reports_an_unreadable_image(test_runs, workdir, capsys):
+    restored = workdir / 'with_a_bad_file'
+    shutil.copytree(test_runs['test_gpen_bfr_512'] / 'visualization' / 'CelebA-HQ-MFR', restored)
+    first = sorted(restored.iterdir())[0]
+    first.write_bytes(first.read_bytes()[:100])  # truncated PNG
+    with pytest.raises(EvaluationFailures, match=rf'1 failed to be read.*\n  {first.stem}: .*{first.name}'):
+        evaluate_outputs(str(restored), str(workdir / 'mfr' / 'GT'), 'bad', str(workdir / 'results'),
+                         dataset='CelebA-HQ-MFR', echo=lambda line: None)
+    summary = json.loads((workdir / 'results' / 'bad' / 'metrics_CelebA-HQ-MFR.json').read_text())
+    assert summary['num_images'] == 3 and first.stem not in summary['images']
+    assert summary['failed'][0]['image'] == first.stem and first.name in summary['failed'][0]['reason']
+    with pytest.raises(SystemExit) as exit_info:
+        load_script('evaluate_outputs').main(['--restored', str(restored), '--gt', str(workdir / 'mfr' / 'GT'),
+                                              '--name', 'bad', '--results_root', str(workdir / 'results')])
+    assert exit_info.value.code == 1 and first.name in capsys.readouterr().err
 
 
 def test_restore_applies_the_resize_policy_and_takes_the_first_output():

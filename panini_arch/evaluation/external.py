@@ -3,17 +3,19 @@
 The restored images are matched to the GT by file-name stem, resized to the GT size under the
 resize policy (:mod:`panini_arch.metrics.resize_policy`) and scored by :class:`MetricRunner`, exactly as
 ``FaceTestModel`` scores a network's outputs; the summary has the same fields, so
-``scripts/compare.py`` tables it beside the harness's own runs.
+``scripts/compare.py`` tables it beside the harness's own runs. An image that cannot be read is
+skipped, listed under ``failed`` with its reason, and reported once the summary of the rest is written.
 """
 import json
 import os
 
 from basicsr.utils import tensor2img
 
-from ..utils.image_io import list_images
-from .analysis import load_batch
 from ..metrics.metric_runner import MetricRunner
 from ..metrics.resize_policy import resize_bicubic
+from ..models.face_test_model import raise_failures
+from ..utils.image_io import BadImageError, list_images
+from .analysis import load_batch
 
 DEFAULT_METRICS = {
     'psnr': dict(type='calculate_psnr', crop_border=0, test_y_channel=False),
@@ -58,6 +60,8 @@ def evaluate_outputs(restored_dir, gt_dir, name, results_root='results', metric_
 
     Raises:
         ValueError: no restored image matches a GT image.
+        EvaluationFailures: some images could not be read or some metric values failed; the summary of
+            the rest was written first.
     """
     pairs, restored_only, gt_only = match_images(restored_dir, gt_dir)
     if restored_only:
@@ -68,21 +72,30 @@ def evaluate_outputs(restored_dir, gt_dir, name, results_root='results', metric_
         raise ValueError(f'No image of {restored_dir} has a GT image of the same name in {gt_dir}')
     dataset = dataset or os.path.basename(os.path.normpath(gt_dir))
     metrics = MetricRunner(metric_opts if metric_opts is not None else DEFAULT_METRICS)
-    for _, restored_path, gt_path in pairs:
-        gt = load_batch([gt_path])
-        restored = resize_bicubic(load_batch([restored_path]), gt.shape[-2:])
-        metrics.update(tensor2img(restored[0]), tensor2img(gt[0]))
+    done, failed = [], []
+    for stem, restored_path, gt_path in pairs:
+        try:
+            gt = load_batch([gt_path])
+            restored = resize_bicubic(load_batch([restored_path]), gt.shape[-2:])
+        except (BadImageError, OSError) as error:
+            failed.append((stem, str(error)))
+            continue
+        metrics.update(tensor2img(restored[0]), tensor2img(gt[0]), stem)
+        done.append(stem)
     summary = {
         'name': name, 'method': method or name, 'paper': None, 'random_weights': False, 'dataset': dataset,
-        'lq_folder': None, 'gt_folder': gt_dir, 'results_folder': restored_dir, 'num_images': len(pairs),
+        'lq_folder': None, 'gt_folder': gt_dir, 'results_folder': restored_dir, 'num_images': len(done),
         'input_size': None, 'batch_size': None, 'device': 'restored elsewhere', 'images_per_second': None,
-        'metrics': metrics.results(), 'unmatched': {'restored': restored_only, 'gt': gt_only},
+        'metrics': metrics.results(), 'images': done, 'failed': [{'image': stem, 'reason': reason}
+                                                                  for stem, reason in failed],
+        'unmatched': {'restored': restored_only, 'gt': gt_only},
     }
     folder = os.path.join(results_root, name)
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, f'metrics_{dataset}.json')
     with open(path, 'w', encoding='utf-8') as f:
         json.dump(summary, f, indent=2)
-    echo(f'{name} on {dataset} ({len(pairs)} images): {json.dumps(summary["metrics"])}. Summary: {path}')
+    echo(f'{name} on {dataset} ({len(done)} images): {json.dumps(summary["metrics"])}. Summary: {path}')
+    raise_failures(dataset, len(done), failed, metrics.failures, path)
     return summary
 

@@ -45,6 +45,17 @@ class EvaluationFailures(RuntimeError):
     """Some items or metrics failed; the summary file was written with the rest."""
 
 
+def raise_failures(dataset_name, done, failed, metric_failures, summary_path):
+    """Raise :class:`EvaluationFailures` listing every failed item (``(name, reason)``) and metric, if any."""
+    lines = [f'  {name}: {reason}' for name, reason in failed]
+    lines += [f'  metric {metric} on {image}: {reason}' for metric, items in metric_failures.items()
+              for image, reason in items]
+    if lines:
+        raise EvaluationFailures(f'{dataset_name}: {done} image(s) evaluated, {len(failed)} failed to be read '
+                                 f'or saved, {sum(map(len, metric_failures.values()))} metric value(s) failed '
+                                 f'(everything else is in {summary_path}):\n' + '\n'.join(lines))
+
+
 @MODEL_REGISTRY.register()
 class FaceTestModel(BaseModel):
     """Evaluates ``network_g`` on paired LQ/GT folders; see the module docstring for options."""
@@ -104,19 +115,8 @@ class FaceTestModel(BaseModel):
             json.dump(summary, f, indent=2)
         logger.info(f'{self.opt["name"]} on {dataset_name}: {json.dumps(summary["metrics"])}; '
                     f'{summary["images_per_second"]:.3f} images/s ({summary["device"]}). Summary: {summary_path}')
-        self._raise_failures(dataset_name, len(done), failed, metrics.failures, summary_path)
+        raise_failures(dataset_name, len(done), failed, metrics.failures, summary_path)
         return summary
-
-    @staticmethod
-    def _raise_failures(dataset_name, done, failed, metric_failures, summary_path):
-        """Raise :class:`EvaluationFailures` listing every failed item and metric, if any."""
-        lines = [f'  {name}: {reason}' for name, reason in failed]
-        lines += [f'  metric {metric} on {image}: {reason}' for metric, items in metric_failures.items()
-                  for image, reason in items]
-        if lines:
-            raise EvaluationFailures(f'{dataset_name}: {done} image(s) evaluated, {len(failed)} failed to be read '
-                                     f'or saved, {sum(map(len, metric_failures.values()))} metric value(s) failed '
-                                     f'(everything else is in {summary_path}):\n' + '\n'.join(lines))
 
     def _summary(self, dataset, metric_results, count, net_seconds, image_folder):
         return {
