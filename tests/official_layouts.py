@@ -6,10 +6,9 @@ fixture's weights can be regenerated; ``official_file`` wraps a layout the way t
 FIXTURE.md's "BatchNorm module" test looks ``<module>.running_mean`` up among the JSON's keys, which all
 start with ``generator.``, while ``<module>`` comes from the key without that prefix: read literally, no
 module qualifies, so that row never applies and BatchNorm weights fall to the last row (``randn`` for a
-1-D shape). That is how
-``fixture_*_io.pt`` was made: measured with the authors' own modules (their panini.py on MMEditing 0.14's
-StyleGAN2), the literal reading reproduces the fixture to 6.4e-6 (MFR) / 7.7e-4 (SR), while drawing BN
-weights as ``1 + 0.1 * randn`` misses it by 1.61 / 36.2.
+1-D shape). That is how ``fixture_*_io.pt`` was made: measured with the authors' own modules (their
+panini.py on MMEditing 0.14's StyleGAN2), the literal reading reproduces the fixture to 6.4e-6 (MFR) /
+7.7e-4 (SR), while drawing BN weights as ``1 + 0.1 * randn`` misses it by 1.61 / 36.2.
 """
 import json
 import math
