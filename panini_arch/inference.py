@@ -29,11 +29,12 @@ from tqdm import tqdm
 
 from .archs.precision import CHANNELS_LAST_CHOICES, PRECISIONS
 from .archs.presets import PANINI_SOURCE, PRESETS, build_panini, load_checkpoint, read_network_g
-from .restoration.face_detect import DETECTORS, MIN_FACE_SIDE, FaceDetector
+from .restoration.background import BackgroundUpsampler, load_rrdbnet
+from .restoration.face_detect import DETECTORS, MIN_FACE_SIDE, YUNET_FILE, FaceDetector
 from .restoration.face_restorer import PaniniRestorer
 from .restoration.paste_back import resize_in_strips
 from .utils.image_io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, read_photo
-from .utils.safe_load import UnsafeOptionsError
+from .utils.safe_load import UnsafeOptionsError, UnsafeWeightsError
 
 
 def _number(kind, low, text, inclusive=False):
@@ -49,6 +50,11 @@ def _number(kind, low, text, inclusive=False):
 def positive_int(text):
     """argparse type: an int > 0."""
     return _number(int, 0, text)
+
+
+def non_negative_int(text):
+    """argparse type: an int >= 0."""
+    return _number(int, 0, text, inclusive=True)
 
 
 def positive_float(text):
@@ -87,17 +93,34 @@ def parse_args(argv=None):
     parser.add_argument('--random_weights', action='store_true',
                         help='TESTS/DEMOS ONLY: use an untrained net when no --model_path is given')
     parser.add_argument('--aligned', action='store_true', help='inputs are already aligned, cropped faces')
-    parser.add_argument('--detector', default='mtcnn', choices=DETECTORS,
-                        help='mtcnn: facenet-pytorch (pip install --no-deps facenet-pytorch==2.6.0), offline; '
-                             'retinaface: needs --detector_path; haar: OpenCV, always installed, rougher alignment')
-    parser.add_argument('--detector_path', help="facexlib RetinaFace weight file, e.g. detection_Resnet50_Final.pth")
+    parser.add_argument('--detector', default='auto', choices=DETECTORS,
+                        help='auto: the detector of --detector_path\'s file (.onnx YuNet, .pth RetinaFace), else '
+                             'mtcnn when facenet-pytorch is installed, else haar (with a warning); '
+                             'mtcnn: facenet-pytorch (pip install --no-deps facenet-pytorch==2.6.0), offline; '
+                             'retinaface: facexlib (pip install -e ".[retinaface]") and --detector_path; '
+                             f'yunet: OpenCV, needs --detector_path {YUNET_FILE}; '
+                             'haar: OpenCV, always installed, rougher alignment')
+    parser.add_argument('--detector_path', help=f'detector weight file: YuNet\'s {YUNET_FILE}, or facexlib\'s '
+                                                'RetinaFace detection_Resnet50_Final.pth')
     parser.add_argument('--only_center_face', action='store_true', help='restore only the face nearest the centre')
-    parser.add_argument('--upscale', type=positive_float, default=2, help='scale of the whole output photo')
-    parser.add_argument('--bg_upsampler', default='none', choices=['none'],
-                        help='background path: none = Lanczos resize (done in strips, bounded memory)')
-    parser.add_argument('--prior_weight', type=unit_float, default=None,
+    parser.add_argument('--draw_box', action='store_true',
+                        help='draw the detected boxes and landmarks on the whole restored photo')
+    parser.add_argument('-s', '--upscale', type=positive_float, default=2, help='scale of the whole output photo')
+    parser.add_argument('--bg_upsampler', default='none', choices=['none', 'realesrgan'],
+                        help='background path: none = Lanczos resize (done in strips, bounded memory); '
+                             'realesrgan = BasicSR\'s RRDBNet with the weights of --bg_path, in tiles')
+    parser.add_argument('--bg_path', help='Real-ESRGAN weight file for --bg_upsampler realesrgan, '
+                                          'e.g. RealESRGAN_x2plus.pth')
+    parser.add_argument('--bg_tile', type=non_negative_int, default=400,
+                        help='background tile side in input pixels (0 = whole photo at once)')
+    parser.add_argument('--bg_tile_pad', type=non_negative_int, default=10, help='overlap of the background tiles')
+    weight = parser.add_mutually_exclusive_group()
+    weight.add_argument('--prior_weight', type=unit_float, default=None,
                         help='0 = trust the input, 1 = trust the GAN prior, 0.5 or unset = learned DAFI masks '
                              '(mask_bias = logit(prior_weight))')
+    weight.add_argument('-w', '--fidelity_weight', type=unit_float, default=None,
+                        help='CodeFormer\'s direction: 0 = trust the GAN prior, 1 = keep the input; '
+                             'the same as --prior_weight 1-w')
     parser.add_argument('--preserve_color', action='store_true',
                         help="keep the input face's low-frequency colour (Lab a/b), fixing colour shifts")
     parser.add_argument('--batch_size', type=positive_int, default=4, help='faces per forward pass')
@@ -111,7 +134,15 @@ def parse_args(argv=None):
     parser.add_argument('--suffix', type=name_suffix, default=None, help='suffix added to restored file names')
     parser.add_argument('--overwrite', action='store_true',
                         help='restore inputs whose results are already in -o (default: skip and list them)')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.fidelity_weight is not None:
+        args.prior_weight = 1 - args.fidelity_weight
+    if args.aligned and (args.draw_box or args.bg_upsampler != 'none'):
+        parser.error('--draw_box and --bg_upsampler act on whole photos; --aligned faces have neither boxes '
+                     'nor a background')
+    if args.bg_path and args.bg_upsampler == 'none':
+        parser.error('--bg_path is used by --bg_upsampler realesrgan; pass that too')
+    return args
 
 
 def list_inputs(path):
@@ -172,11 +203,18 @@ def make_restorer(args):
     """The :class:`PaniniRestorer` the command line describes."""
     device = select_device(args.device)
     net = load_net(args)
-    detector = None if args.aligned else FaceDetector(args.detector, device, args.detector_path)
+    detector = background = None
+    if not args.aligned:
+        detector = FaceDetector(args.detector, device, args.detector_path)
+        print(f'Face detector: {detector.description}')
+    if args.bg_upsampler == 'realesrgan':
+        background = BackgroundUpsampler(load_rrdbnet(args.bg_path), device, args.bg_tile, args.bg_tile_pad)
+        print(f'Background: RRDBNet x{background.net.scale} from {args.bg_path} on {device}, '
+              f'tiles {args.bg_tile or "off"} (overlap {args.bg_tile_pad})')
     return PaniniRestorer(net, device, upscale=args.upscale, prior_weight=args.prior_weight,
                           preserve_color=args.preserve_color, batch_size=args.batch_size, detector=detector,
                           only_center_face=args.only_center_face, precision=args.precision,
-                          channels_last=args.channels_last)
+                          channels_last=args.channels_last, background=background, draw_box=args.draw_box)
 
 
 def check_output_folder(input_path, output):
@@ -264,26 +302,54 @@ class OutputWriter:
         return path
 
 
-def restore_image(restorer, writer, path, stem, aligned):
-    """Restore one image file; returns (faces restored, note or None)."""
+def restore_image(restorer, writer, path, stem):
+    """Restore the faces of one whole photo; returns (faces restored, note or None)."""
     img, alpha = read_photo(path)
     note = None
-    if aligned:
-        crops, restored = restorer.restore_aligned(img, str(path))
-        output = restored[0]
-        if alpha is not None:
-            alpha = cv2.resize(alpha, output.shape[1::-1], interpolation=cv2.INTER_LINEAR)
-        if img.shape[0] < restorer.in_size:
-            note = f'{img.shape[1]}x{img.shape[0]} px face upsampled to the net input {restorer.in_size} px'
-    else:
-        crops, restored, output = restorer.restore_photo(img)
-        if alpha is not None:
-            alpha = resize_in_strips(alpha, output.shape[0] / img.shape[0])
-        if not restored and min(img.shape[:2]) < MIN_FACE_SIDE:
-            note = f'{img.shape[1]}x{img.shape[0]} px, too small to hold a detectable face (>= {MIN_FACE_SIDE} px)'
+    crops, restored, output = restorer.restore_photo(img)
+    if alpha is not None:
+        alpha = resize_in_strips(alpha, output.shape[0] / img.shape[0])
+    if not restored and min(img.shape[:2]) < MIN_FACE_SIDE:
+        note = f'{img.shape[1]}x{img.shape[0]} px, too small to hold a detectable face (>= {MIN_FACE_SIDE} px)'
     writer.faces(stem, crops, restored)
     writer.photo(path, stem, output, alpha)
     return len(restored), note
+
+
+def restore_aligned_images(restorer, writer, paths, stems):
+    """Restore aligned face images together, ``restorer.batch_size`` faces per forward pass.
+
+    The outputs are those of one file at a time. A file that cannot be read or written fails
+    alone; a failed forward pass fails the files of the batch.
+
+    Returns:
+        list: ``(path, outcome)`` in input order; outcome is (faces restored, note or None) or the exception.
+    """
+    outcomes, ready = {}, []
+    for path in paths:
+        try:
+            img, alpha = read_photo(path)
+            note = None
+            if img.shape[0] < restorer.in_size:
+                note = f'{img.shape[1]}x{img.shape[0]} px face upsampled to the net input {restorer.in_size} px'
+            ready.append((path, restorer.aligned_crop(img, str(path)), alpha, note))
+        except Exception as error:  # reported for this file; the others go on
+            outcomes[path] = error
+    try:
+        faces = restorer.restore_faces([crop for _, crop, _, _ in ready]) if ready else []
+    except Exception as error:  # the whole batch failed: each of its files reports why
+        outcomes.update((path, error) for path, *_ in ready)
+        faces = []
+    for (path, crop, alpha, note), face in zip(ready, faces):
+        try:
+            if alpha is not None:
+                alpha = cv2.resize(alpha, face.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+            writer.faces(stems[path], [crop], [face])
+            writer.photo(path, stems[path], face, alpha)
+            outcomes[path] = (1, note)
+        except Exception as error:  # reported for this file; the others go on
+            outcomes[path] = error
+    return [(path, outcomes[path]) for path in paths]
 
 
 def restore_video(restorer, writer, path, stem, aligned):
@@ -328,8 +394,30 @@ def restore_video(restorer, writer, path, stem, aligned):
     return faces, None
 
 
+def group_inputs(inputs, aligned, batch_size):
+    """Jobs ``(batched, paths)``: runs of aligned face images in groups of up to ``batch_size``, other inputs alone."""
+    jobs = []
+    for path in inputs:
+        batched = aligned and path.suffix.lower() not in VIDEO_EXTENSIONS
+        if batched and jobs and jobs[-1][0] and len(jobs[-1][1]) < batch_size:
+            jobs[-1][1].append(path)
+        else:
+            jobs.append((batched, [path]))
+    return jobs
+
+
+def run_one(restorer, writer, path, stem, aligned):
+    """Restore one photo or video; returns (faces restored, note or None), or the exception it raised."""
+    try:
+        if path.suffix.lower() in VIDEO_EXTENSIONS:
+            return restore_video(restorer, writer, path, stem, aligned)
+        return restore_image(restorer, writer, path, stem)
+    except Exception as error:  # one bad file must not cost the others; its reason is reported
+        return error
+
+
 def restore_all(restorer, writer, inputs, aligned, overwrite):
-    """Restore every input, going on past failures.
+    """Restore every input, going on past failures; aligned face images go through the net in batches.
 
     Returns:
         dict: ``done`` [(name, faces)], ``no_face`` [(name, note)], ``notes`` [(name, note)],
@@ -337,25 +425,37 @@ def restore_all(restorer, writer, inputs, aligned, overwrite):
     """
     report = {'done': [], 'no_face': [], 'notes': [], 'skipped': [], 'failed': []}
     stems = output_stems(inputs)
-    for path in tqdm(inputs, desc='Restoring', unit='file'):
-        stem = stems[path]
-        if not overwrite and writer.existing(stem):
+    todo = []
+    for path in inputs:
+        if not overwrite and writer.existing(stems[path]):
             report['skipped'].append(path.name)
-            continue
-        restore = restore_video if path.suffix.lower() in VIDEO_EXTENSIONS else restore_image
-        try:
-            count, note = restore(restorer, writer, path, stem, aligned)
-        except Exception as error:  # one bad file must not cost the others; its reason is reported
-            reason = str(error) or traceback.format_exception_only(type(error), error)[-1].strip()
-            report['failed'].append((path.name, reason))
-            tqdm.write(f'FAILED {path}: {reason}')
-            continue
-        report['done'].append((path.name, count))
-        if count == 0:
-            report['no_face'].append((path.name, note))
-        elif note:
-            report['notes'].append((path.name, note))
+        else:
+            todo.append(path)
+    with tqdm(total=len(todo), desc='Restoring', unit='file') as progress:
+        for batched, paths in group_inputs(todo, aligned, restorer.batch_size):
+            if batched:
+                outcomes = restore_aligned_images(restorer, writer, paths, stems)
+            else:
+                outcomes = [(paths[0], run_one(restorer, writer, paths[0], stems[paths[0]], aligned))]
+            for path, outcome in outcomes:
+                record(report, path, outcome)
+                progress.update()
     return report
+
+
+def record(report, path, outcome):
+    """Add one input's outcome ((faces, note) or an exception) to the report of :func:`restore_all`."""
+    if isinstance(outcome, Exception):
+        reason = str(outcome) or traceback.format_exception_only(type(outcome), outcome)[-1].strip()
+        report['failed'].append((path.name, reason))
+        tqdm.write(f'FAILED {path}: {reason}')
+        return
+    count, note = outcome
+    report['done'].append((path.name, count))
+    if count == 0:
+        report['no_face'].append((path.name, note))
+    elif note:
+        report['notes'].append((path.name, note))
 
 
 def print_report(report, total, output):
@@ -388,7 +488,7 @@ def main(argv=None):
         check_output_folder(args.input, args.output)
         restorer = make_restorer(args)
         writer = OutputWriter(args.output, args.ext, args.suffix)
-    except (OSError, ValueError, ImportError, RuntimeError, UnsafeOptionsError) as error:
+    except (OSError, ValueError, ImportError, RuntimeError, UnsafeOptionsError, UnsafeWeightsError) as error:
         print(f'Error: {error}', file=sys.stderr)
         return 2
     if ignored:

@@ -57,6 +57,22 @@ def match_color(restored, reference, sigma_ratio=1 / 32):
     return np.clip(bgr * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
+def draw_faces(canvas, faces, upscale):
+    """Draw each face's box (green) and 5 landmarks (red) in place on ``canvas``, the photo resized by ``upscale``.
+
+    Args:
+        canvas (ndarray): (H', W', 3) uint8 BGR output photo.
+        faces (list[Face]): detections in input-photo pixels.
+        upscale (float): output / input scale (pixel centres aligned, as ``cv2.resize``).
+    """
+    thickness = max(1, int(round(min(canvas.shape[:2]) / 400)))
+    for face in faces:
+        x0, y0, x1, y1 = ((face.box + 0.5) * upscale - 0.5).round().astype(int)
+        cv2.rectangle(canvas, (x0, y0), (x1, y1), (0, 255, 0), thickness)
+        for x, y in ((face.landmarks + 0.5) * upscale - 0.5).round().astype(int):
+            cv2.circle(canvas, (x, y), 2 * thickness, (0, 0, 255), -1)
+
+
 class PaniniRestorer:
     """Restore aligned faces or whole photos.
 
@@ -71,10 +87,14 @@ class PaniniRestorer:
         detector (FaceDetector | None): needed for whole photos.
         only_center_face (bool): keep only the face nearest the photo centre.
         precision (str), channels_last (str): see ``panini_arch.archs.precision``.
+        background (callable | None): ``background(img, upscale)`` -> the photo resized by ``upscale``
+            (e.g. a ``BackgroundUpsampler``); None = Lanczos (``resize_in_strips``).
+        draw_box (bool): draw each restored face's box and landmarks on the whole output photo.
     """
 
     def __init__(self, net, device, upscale=2, prior_weight=None, preserve_color=False, batch_size=4,
-                 detector=None, only_center_face=False, precision='fp32', channels_last='auto'):
+                 detector=None, only_center_face=False, precision='fp32', channels_last='auto', background=None,
+                 draw_box=False):
         self.net = InferenceRunner(net, device, precision, channels_last)
         self.device = device
         self.in_size = net.in_size
@@ -85,6 +105,8 @@ class PaniniRestorer:
         self.batch_size = batch_size
         self.detector = detector
         self.only_center_face = only_center_face
+        self.background = background or resize_in_strips
+        self.draw_box = draw_box
 
     @torch.no_grad()
     def restore_faces(self, crops):
@@ -102,10 +124,15 @@ class PaniniRestorer:
         return restored
 
     def restore_aligned(self, img, name='image'):
-        """Restore one already-aligned face (any square size, resized to the input size).
+        """Restore one already-aligned face: ``([crop], [restored face])`` uint8 BGR (see :meth:`aligned_crop`)."""
+        crop = self.aligned_crop(img, name)
+        return [crop], self.restore_faces([crop])
+
+    def aligned_crop(self, img, name='image'):
+        """The net input for one already-aligned face (any square size, resized to the input size).
 
         Returns:
-            tuple: ([crop], [restored face]) as uint8 BGR arrays.
+            ndarray: (in, in, 3) uint8 BGR.
 
         Raises:
             ValueError: ``img`` (``name`` in the message) is not square, or smaller than
@@ -123,7 +150,7 @@ class PaniniRestorer:
         if img.shape[:2] != (self.in_size, self.in_size):
             interpolation = cv2.INTER_AREA if img.shape[0] > self.in_size else cv2.INTER_CUBIC
             crop = cv2.resize(img, (self.in_size, self.in_size), interpolation=interpolation)
-        return [crop], self.restore_faces([crop])
+        return crop
 
     def restore_photo(self, img):
         """Detect, align, restore and paste back every face of a whole photo.
@@ -145,9 +172,11 @@ class PaniniRestorer:
         aligned = [align_face(img, face.landmarks, self.in_size) for face in faces]
         crops = [crop for crop, _ in aligned]
         restored = self.restore_faces(crops) if crops else []
-        canvas = resize_in_strips(img, self.upscale)
+        canvas = self.background(img, self.upscale)
         for face, (_, affine) in zip(restored, aligned):
             paste_face(canvas, *self._fit_face(face, affine))
+        if self.draw_box:
+            draw_faces(canvas, faces, self.upscale)
         return crops, restored, canvas
 
     def _fit_face(self, face, affine):
