@@ -54,7 +54,10 @@ def load_rrdbnet(path):
     if not isinstance(state, dict):
         raise RuntimeError(f'{path} holds no state dict: --bg_path takes {REALESRGAN_SOURCE}.')
     net = RRDBNet(3, 3, **rrdbnet_options(state, path))
-    check_state_dict(net, state, path, WHAT)
+    try:
+        check_state_dict(net, state, path, WHAT)
+    except RuntimeError as error:
+        raise RuntimeError(f'{error}. Get {REALESRGAN_SOURCE}.') from None
     net.load_state_dict(state, strict=True)
     return net.eval()
 

@@ -186,13 +186,18 @@ def load_retinaface(weights_path, device):
     if not weights_path:
         raise FileNotFoundError(f'{what}: no weight file given. Pass --detector_path with one of facexlib\'s files '
                                 f'({RETINAFACE_SOURCE}), or use --detector mtcnn, which works offline.')
+    state = select_state_dict(read_weights_file(weights_path, what, f'Get {RETINAFACE_SOURCE}.'), 'auto',
+                              weights_path, what)
+    if not isinstance(state, dict):
+        raise RuntimeError(f'{weights_path} holds no state dict: {what} takes {RETINAFACE_SOURCE}.')
+    state = {key[len('module.'):] if key.startswith('module.') else key: value for key, value in state.items()}
     retinaface = import_optional('facexlib.detection.retinaface', RETINAFACE_INSTALL, '--detector retinaface')
-    state = read_weights_file(weights_path, what, f'Get {RETINAFACE_SOURCE}.')
-    state = {key[len('module.'):] if key.startswith('module.') else key: value
-             for key, value in select_state_dict(state, 'auto', weights_path, what).items()}
     network = RETINAFACE_FILES.get(os.path.basename(weights_path), 'resnet50')
     model = retinaface.RetinaFace(network_name=network, half=False, device=device)
-    check_state_dict(model, state, weights_path, f'{what}, {RETINAFACE_SOURCE}')
+    try:
+        check_state_dict(model, state, weights_path, what)
+    except RuntimeError as error:
+        raise RuntimeError(f'{error}. Get {RETINAFACE_SOURCE}.') from None
     model.load_state_dict(state, strict=True)
     return model.eval().to(device)
 
