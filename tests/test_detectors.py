@@ -199,3 +199,10 @@ def test_retinaface_wrong_weights_or_missing_facexlib_is_a_named_error(tmp_path,
         monkeypatch.setattr(optional.importlib, 'import_module', no_facexlib)
     with pytest.raises(ImportError, match=r'--detector retinaface needs.*facexlib.*\.\[retinaface\]'):
         FaceDetector('retinaface', weights_path=str(wrong))
+
+
+def test_missing_haar_cascade_names_the_other_detectors(monkeypatch, tmp_path):
+    """opencv-python 5 ships no cascade files: the Haar detector says so instead of finding nothing."""
+    monkeypatch.setattr(cv2.data, 'haarcascades', str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=r'Haar cascade is not installed.*face_detection_yunet_2023mar\.onnx'):
+        FaceDetector('haar')

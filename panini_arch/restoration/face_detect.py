@@ -111,8 +111,7 @@ class FaceDetector:
         elif self.name == 'yunet':
             self.model = load_yunet(weights_path, self.threshold)
         else:
-            self.model = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades,
-                                                            'haarcascade_frontalface_default.xml'))
+            self.model = load_haar()
 
     def detect(self, img):
         """Return a list of ``Face`` for a (H, W, 3) uint8 BGR image, best score first (none when it is
@@ -162,6 +161,21 @@ def yunet_faces(rows):
         return []
     rows = np.asarray(rows, float).reshape(-1, 15)
     return [Face(np.concatenate([r[:2], r[:2] + r[2:4]]), float(r[14]), r[4:14].reshape(5, 2)) for r in rows]
+
+
+def load_haar():
+    """OpenCV's frontal-face Haar cascade, shipped with opencv-python 4.x.
+
+    Raises:
+        FileNotFoundError: this OpenCV ships no cascade file (the message names the other detectors).
+    """
+    folder = getattr(getattr(cv2, 'data', None), 'haarcascades', '')
+    path = os.path.join(folder, 'haarcascade_frontalface_default.xml')
+    model = cv2.CascadeClassifier(path) if os.path.isfile(path) else None
+    if model is None or model.empty():
+        raise FileNotFoundError(f'OpenCV\'s Haar cascade is not installed with this OpenCV ({cv2.__version__}; '
+                                f'looked for {path!r}). Use {BETTER_DETECTORS}.')
+    return model
 
 
 def load_mtcnn(device):
