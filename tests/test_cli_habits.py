@@ -63,7 +63,8 @@ def test_bad_habit_combinations_are_refused(capsys, args, message):
 def test_aligned_folder_batched_across_files_equals_one_at_a_time(tmp_path, astronaut, tiny_checkpoint, monkeypatch):
     src = tmp_path / 'faces'
     src.mkdir()
-    for idx, (top, left, side) in enumerate([(60, 160, 130), (40, 150, 160), (80, 170, 110), (0, 0, 64), (60, 200, 96)]):
+    crops = [(60, 160, 130), (40, 150, 160), (80, 170, 110), (0, 0, 64), (60, 200, 96)]
+    for idx, (top, left, side) in enumerate(crops):
         cv2.imwrite(str(src / f'f{idx}.png'), astronaut[top:top + side, left:left + side])
     cv2.imwrite(str(src / 'f2b.png'), astronaut[:50, :70])  # not square: fails alone, its batch goes on
     batches = []

@@ -18,7 +18,6 @@ from skimage import data
 from panini_arch.inference import main
 from panini_arch.restoration import face_detect
 from panini_arch.restoration.face_detect import FaceDetector, choose_detector, yunet_faces
-from panini_arch.utils import optional
 
 TINY = ['--arch', 'tiny', '--random_weights', '--device', 'cpu']
 # One YuNet row: box x y w h, then right eye, left eye, nose, right and left mouth corner (the person's), score.
@@ -50,7 +49,8 @@ def fake_facenet(monkeypatch):
 
         def detect(self, rgb, landmarks):
             row = np.array(ROW, float)
-            return row[None, [0, 1, 0, 1]] + [[0, 0, row[2], row[3]]], np.array([0.99]), row[None, 4:14].reshape(1, 5, 2)
+            box = row[None, [0, 1, 0, 1]] + [[0, 0, row[2], row[3]]]
+            return box, np.array([0.99]), row[None, 4:14].reshape(1, 5, 2)
 
     module = types.ModuleType('facenet_pytorch')
     module.MTCNN = MTCNN
@@ -189,14 +189,7 @@ def test_retinaface_wrong_weights_or_missing_facexlib_is_a_named_error(tmp_path,
     if importlib.util.find_spec('facexlib') is not None:
         with pytest.raises(RuntimeError, match=r'do not fit.*conv\.weight.*facexlib/releases'):
             FaceDetector('retinaface', weights_path=str(wrong))
-        real_import = importlib.import_module
-
-        def no_facexlib(name, *args):
-            if name.startswith('facexlib'):
-                raise ImportError(f'No module named {name!r}')
-            return real_import(name, *args)
-
-        monkeypatch.setattr(optional.importlib, 'import_module', no_facexlib)
+        monkeypatch.setitem(sys.modules, 'facexlib.detection.retinaface', None)  # import now fails
     with pytest.raises(ImportError, match=r'--detector retinaface needs.*facexlib.*\.\[retinaface\]'):
         FaceDetector('retinaface', weights_path=str(wrong))
 
