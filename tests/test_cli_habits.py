@@ -9,7 +9,7 @@ from skimage import data
 
 from panini_arch.archs.presets import build_panini
 from panini_arch.inference import main, parse_args
-from panini_arch.restoration.background import BackgroundUpsampler, load_rrdbnet, tiled_forward
+from panini_arch.restoration.background import BackgroundUpsampler, load_rrdbnet, tile_outputs
 from panini_arch.restoration.face_detect import FaceDetector
 from panini_arch.restoration.face_restorer import PaniniRestorer, prior_weight_to_bias
 
@@ -35,6 +35,14 @@ def tiny_rrdbnet(scale, seed=0):
     """A random RRDBNet with one block and 8 features (receptive field radius ~19 px of its input grid)."""
     torch.manual_seed(seed)
     return RRDBNet(3, 3, scale=scale, num_feat=8, num_block=1, num_grow_ch=4).eval()
+
+
+def tiled(net, img, tile, pad):
+    """The parts of :func:`tile_outputs` put together: (1, 3, H * scale, W * scale)."""
+    out = torch.full((1, 3, img.shape[2] * net.scale, img.shape[3] * net.scale), float('nan'))
+    for (top, left), part in tile_outputs(net, img, tile, pad):
+        out[:, :, top:top + part.shape[2], left:left + part.shape[3]] = part
+    return out
 
 
 def test_s_is_upscale_and_w_is_one_minus_prior_weight():
@@ -112,12 +120,13 @@ def test_tiled_background_equals_untiled_away_from_the_border(scale, pad):
     img = torch.rand(1, 3, 94, 126, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         whole = net(img)
-    tiled = tiled_forward(net, img, 16, pad)
-    assert tiled.shape == whole.shape == (1, 3, 94 * scale, 126 * scale)
+    tiles = tiled(net, img, 16, pad)
+    assert tiles.shape == whole.shape == (1, 3, 94 * scale, 126 * scale) and not tiles.isnan().any()
     margin = 4 * scale
     inner = (slice(None), slice(None), slice(margin, -margin), slice(margin, -margin))
-    assert (tiled[inner] - whole[inner]).abs().max() < 1e-5
-    assert (tiled_forward(net, img, 16, 0)[inner] - whole[inner]).abs().max() > 1e-3  # the overlap is what matters
+    assert (tiles[inner] - whole[inner]).abs().max() < 1e-5
+    assert (tiled(net, img, 16, 0)[inner] - whole[inner]).abs().max() > 1e-3  # the overlap is what matters
+    assert torch.equal(tiled(net, img, 0, pad), whole)  # --bg_tile 0: one tile, the whole image
 
 
 def test_background_upsampler_gives_the_asked_size_from_odd_photos():

@@ -67,40 +67,38 @@ def _ceil_to(value, multiple):
 
 
 @torch.no_grad()
-def tiled_forward(net, img, tile, tile_pad):
-    """Run an RRDBNet on ``img`` tile by tile.
+def tile_outputs(net, img, tile, tile_pad):
+    """Run an RRDBNet on ``img`` tile by tile, yielding each tile's part of the output.
 
     Each tile of ``tile`` x ``tile`` pixels is run with ``tile_pad`` extra pixels of the
     image around it (fewer at the image border) and only its own part of the output is
-    kept; the result equals the untiled one wherever the padding covers the network's
-    receptive field.
+    kept; put together, the parts equal the untiled output wherever the padding covers the
+    network's receptive field. Only one tile at a time is on the net's device.
 
     Args:
         net (RRDBNet): ``net.scale`` in (1, 2, 4).
-        img (Tensor): (1, 3, H, W) RGB in [0, 1] on the net's device; H and W multiples of
-            4 / scale (the net's pixel-unshuffle).
+        img (Tensor): (1, 3, H, W) RGB in [0, 1] on the CPU; H and W multiples of 4 / scale
+            (the net's pixel-unshuffle).
         tile (int): tile side (0 = the whole image at once); rounded up to that multiple, as is ``tile_pad``.
         tile_pad (int): overlap on each side.
 
-    Returns:
-        Tensor: (1, 3, H * scale, W * scale) float32 on the CPU (not clamped).
+    Yields:
+        tuple: (top, left) of the part in output pixels, and the part, a (1, 3, h, w) float32 CPU tensor
+        (not clamped); the parts cover the (H * scale, W * scale) output once.
     """
-    scale = net.scale
+    scale, device = net.scale, next(net.parameters()).device
     height, width = img.shape[2:]
-    if not tile:
-        return net(img).float().cpu()
     fold = 4 // scale
-    tile, tile_pad = _ceil_to(tile, fold), _ceil_to(tile_pad, fold)
-    out = torch.empty((1, 3, height * scale, width * scale), dtype=torch.float32)
+    tile = _ceil_to(tile, fold) if tile else max(height, width)
+    tile_pad = _ceil_to(tile_pad, fold)
     for top in range(0, height, tile):
         for left in range(0, width, tile):
             bottom, right = min(top + tile, height), min(left + tile, width)
             y0, x0 = max(top - tile_pad, 0), max(left - tile_pad, 0)
             y1, x1 = min(bottom + tile_pad, height), min(right + tile_pad, width)
-            result = net(img[:, :, y0:y1, x0:x1]).float().cpu()
-            out[:, :, top * scale:bottom * scale, left * scale:right * scale] = result[
-                :, :, (top - y0) * scale:(bottom - y0) * scale, (left - x0) * scale:(right - x0) * scale]
-    return out
+            result = net(img[:, :, y0:y1, x0:x1].to(device)).float().cpu()
+            yield (top * scale, left * scale), result[:, :, (top - y0) * scale:(bottom - y0) * scale,
+                                                      (left - x0) * scale:(right - x0) * scale]
 
 
 class BackgroundUpsampler:
@@ -115,7 +113,6 @@ class BackgroundUpsampler:
 
     def __init__(self, net, device, tile=400, tile_pad=10):
         self.net = net.to(device)
-        self.device = device
         self.tile = tile
         self.tile_pad = tile_pad
 
@@ -125,11 +122,13 @@ class BackgroundUpsampler:
         fold = 4 // self.net.scale
         pad_h, pad_w = -height % fold, -width % fold
         padded = cv2.copyMakeBorder(img, 0, pad_h, 0, pad_w, cv2.BORDER_REFLECT_101) if pad_h or pad_w else img
-        rgb = torch.from_numpy(np.ascontiguousarray(padded[:, :, ::-1])).permute(2, 0, 1)[None]
-        out = tiled_forward(self.net, rgb.float().div(255).to(self.device), self.tile, self.tile_pad)
+        rgb = torch.from_numpy(np.ascontiguousarray(padded[:, :, ::-1])).permute(2, 0, 1)[None].float().div(255)
         scale = self.net.scale
-        out = out[0, :, :height * scale, :width * scale].clamp(0, 1).mul(255).round().byte()
-        out = np.ascontiguousarray(out.permute(1, 2, 0).numpy()[:, :, ::-1])
+        out = np.empty((padded.shape[0] * scale, padded.shape[1] * scale, 3), np.uint8)
+        for (top, left), part in tile_outputs(self.net, rgb, self.tile, self.tile_pad):
+            part = part[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy()
+            out[top:top + part.shape[0], left:left + part.shape[1]] = part[:, :, ::-1]
+        out = np.ascontiguousarray(out[:height * scale, :width * scale])
         size = (int(round(width * upscale)), int(round(height * upscale)))
         if size == (width * scale, height * scale):
             return out
