@@ -109,6 +109,7 @@ def test_auto_refuses_a_file_no_detector_reads():
         FaceDetector('dlib')
 
 
+@pytest.mark.filterwarnings('ignore:RANDOM WEIGHTS')
 def test_plain_install_restores_the_face_of_a_whole_photo(tmp_path, astronaut, without_facenet, capsys):
     """Nothing optional installed, no --detector: the Haar cascade finds the astronaut's face."""
     cv2.imwrite(str(tmp_path / 'astronaut.png'), astronaut)
