@@ -91,6 +91,11 @@ class MetricRunner:
             except Exception as error:
                 self._fail(name, image, error)
 
+    def update_batch(self, imgs, imgs2, images):
+        """Add a batch: lists of restored images and of their GTs (``imgs2`` None: no GT), named by ``images``."""
+        for index, (img, image) in enumerate(zip(imgs, images)):
+            self.update(img, None if imgs2 is None else imgs2[index], image)
+
     def results(self):
         """Dict name -> {'value': float} or {'value': None, 'not_computed': reason} or, for a full-reference metric
         given images without GT, {'value': None, 'needs_gt': True}; set metrics add 'details';
