@@ -121,14 +121,18 @@ def column_set(files, extra):
 
 
 def time_metric(opt, restored, gts, names):
-    """Seconds to run one metric over all pairs (``update_batch`` then ``results``) and its result."""
+    """Set-up seconds (building the runner and a warm-up pair), seconds over all pairs (``update_batch`` then
+    ``results``), and the result."""
     start = time.perf_counter()
     runner = MetricRunner({'m': opt})
+    runner.update_batch(restored[:1], gts[:1], names[:1])
+    setup = time.perf_counter() - start
+    start = time.perf_counter()
     runner.update_batch(restored, gts, names)
     result = runner.results()['m']
     if torch.cuda.is_available():
         torch.cuda.synchronize()
-    return time.perf_counter() - start, result
+    return setup, time.perf_counter() - start, result
 
 
 def bench_metrics(args, workdir):
@@ -145,24 +149,24 @@ def bench_metrics(args, workdir):
     timed, skipped = {}, {}
     for name, opt in column_set(files, args.extra).items():
         try:
-            seconds, result = time_metric(opt, restored, gts, names)
+            setup, seconds, result = time_metric(opt, restored, gts, names)
         except (KeyError, TypeError) as error:  # type not registered / option not supported by this build
             skipped[name] = f'{type(error).__name__}: {error}'
             continue
         if result.get('not_computed') or result.get('failed'):
             skipped[name] = result.get('not_computed') or result['failed'][0]['reason']
             continue
-        timed[name] = seconds
-    total = sum(timed.values())
+        timed[name] = setup, seconds
+    total = sum(seconds for _, seconds in timed.values())
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else \
         f'cpu ({os.cpu_count()} cores, {torch.get_num_threads()} threads)'
     lines = ['RANDOM WEIGHTS of the published architectures: timing only, metric values meaningless.',
              f'{args.num_images} pairs at {args.size} px, metric device {device}.', '',
-             '| metric | type | s/image | share |', '|---|---|---|---|']
+             '| metric | type | s/image | share | set-up s |', '|---|---|---|---|---|']
     lines += [f"| {name} | {column_set(files, args.extra)[name]['type']} | {seconds / args.num_images:.3f} | "
-              f'{seconds / total:.1%} |' for name, seconds in timed.items()]
+              f'{seconds / total:.1%} | {setup:.1f} |' for name, (setup, seconds) in timed.items()]
     lines += ['', f'Whole column set ({", ".join(timed)}): {args.num_images / total:.3f} images/s '
-                  f'({total / args.num_images:.2f} s/image, network set-up included); reading a pair '
+                  f'({total / args.num_images:.2f} s/image; set-up, once per run, not included); reading a pair '
                   f'{2 * read_seconds / args.num_images:.3f} s.']
     lines += [f'Not timed: {name}: {reason}' for name, reason in skipped.items()]
     print('\n'.join(lines))
