@@ -16,6 +16,7 @@ from basicsr.metrics import calculate_psnr
 from basicsr.metrics.niqe import calculate_niqe
 from panini_arch.archs.presets import PRESETS
 from panini_arch.data.synthetic_faces import make_face_folder
+from panini_arch.evaluation.evaluate_command import options_dataset
 from panini_arch.metrics.metric_runner import MetricRunner
 from panini_arch.models.option_checks import OptionError, check_options
 from panini_arch.utils.safe_load import load_options
@@ -123,5 +124,8 @@ def test_evaluate_outputs_without_gt_exits_0_with_needs_gt_entries(tmp_path):
     assert summary['metrics']['niqe']['value'] == pytest.approx(np.mean([calculate_niqe(img, 0) for img in images]))
     load_script('evaluate_outputs').main(['--restored', str(tmp_path / 'WebPhoto-Test'), '--name', 'default',
                                           '--results_root', str(tmp_path / 'results')])
+    shipped = os.path.join(ROOT, 'options', 'test_realworld_gpen_bfr_512.yml')  # four sets: picked by folder name
+    assert options_dataset(load_options(shipped), str(tmp_path / 'WebPhoto-Test')) == 'WebPhoto-Test'
+    assert options_dataset(load_options(shipped), str(tmp_path / 'mine')) is None
     summary = json.loads((tmp_path / 'results' / 'default' / 'metrics_WebPhoto-Test.json').read_text())
     assert list(summary['metrics']) == ['niqe'] and summary['metrics']['niqe']['value'] > 0

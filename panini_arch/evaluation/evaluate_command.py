@@ -13,6 +13,7 @@ are computed (NIQE without ``--gt``). An unreadable image is skipped and listed 
 JSON); the command then exits with status 1 after writing the summary of the others.
 """
 import argparse
+import os
 import sys
 
 from ..models.face_test_model import EvaluationFailures
@@ -27,6 +28,15 @@ def _positive_int(text):
     return value
 
 
+def options_dataset(opt, folder):
+    """Dataset name from test options: the only one, else the one named like ``folder`` (None: ``folder``'s name)."""
+    names = [dataset.get('name') for dataset in (opt.get('datasets') or {}).values() if isinstance(dataset, dict)]
+    if len(names) == 1:
+        return names[0]
+    folder_name = os.path.basename(os.path.normpath(folder))
+    return folder_name if folder_name in names else None
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog='panini-eval', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -34,7 +44,8 @@ def parse_args(argv=None):
     parser.add_argument('--gt', help='folder of ground-truth images (none: a real-world set without GT)')
     parser.add_argument('--name', required=True, help='run name: results/NAME/')
     parser.add_argument('--opt', help='test options file whose val.metrics and dataset name are used')
-    parser.add_argument('--dataset', help='dataset name (default: from --opt, else the GT (or restored) folder name)')
+    parser.add_argument('--dataset', help="dataset name (default: --opt's dataset, or the one of its datasets named like "
+                                          'the GT (or restored) folder; else that folder\'s name)')
     parser.add_argument('--method', help='label in the comparison table (default: NAME)')
     parser.add_argument('--results_root', default='results', help='folder that receives NAME/')
     parser.add_argument('--batch_size', type=_positive_int, default=8, help='images handed to the metrics at once')
@@ -48,7 +59,7 @@ def main(argv=None):
     if args.opt:
         opt = load_options(args.opt)
         metric_opts = (opt.get('val') or {}).get('metrics')
-        dataset = dataset or next(iter((opt.get('datasets') or {}).values()), {}).get('name')
+        dataset = dataset or options_dataset(opt, args.gt or args.restored)
     try:
         evaluate_outputs(args.restored, args.gt, args.name, args.results_root, metric_opts, dataset, args.method,
                          batch_size=args.batch_size)
