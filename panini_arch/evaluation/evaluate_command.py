@@ -44,8 +44,8 @@ def parse_args(argv=None):
     parser.add_argument('--gt', help='folder of ground-truth images (none: a real-world set without GT)')
     parser.add_argument('--name', required=True, help='run name: results/NAME/')
     parser.add_argument('--opt', help='test options file whose val.metrics and dataset name are used')
-    parser.add_argument('--dataset', help="dataset name (default: --opt's dataset, or the one of its datasets named like "
-                                          'the GT (or restored) folder; else that folder\'s name)')
+    parser.add_argument('--dataset', help="dataset name (default: --opt's dataset, or the one of its datasets "
+                                          "named like the GT (or restored) folder; else that folder's name)")
     parser.add_argument('--method', help='label in the comparison table (default: NAME)')
     parser.add_argument('--results_root', default='results', help='folder that receives NAME/')
     parser.add_argument('--batch_size', type=_positive_int, default=8, help='images handed to the metrics at once')
