@@ -110,6 +110,29 @@ def test_test_script_scores_a_set_without_gt(tmp_path, monkeypatch):
     assert summary['metrics']['niqe']['value'] == pytest.approx(np.mean([calculate_niqe(img, 0) for img in images]))
 
 
+def test_unreadable_face_in_the_first_set_does_not_stop_the_others(tmp_path, monkeypatch, capsys):
+    for name in ('a', 'b'):
+        make_face_folder(str(tmp_path / name), 2, 64)
+    (tmp_path / 'a' / '0001.png').write_bytes(b'\x89PNG\r\n\x1a\n truncated')
+    opt = load_options(os.path.join(ROOT, 'options', 'test_realworld_panini_fr_official.yml'))
+    opt.update(name='two_sets', network_g=dict(type='PaniniNet', **PRESETS['tiny']), random_weights=True,
+               num_gpu=0, path={'pretrain_network_g': None})
+    opt['datasets'] = {f'test_{i}': dict(opt['datasets'][f'test_{i}'], dataroot_lq=str(tmp_path / name))
+                       for i, name in ((1, 'a'), (2, 'b'))}
+    opt['val'].update(input_size=64, output_size=64, num_workers=0, save_img=False,
+                      metrics={'psnr': METRICS['psnr']})
+    path = tmp_path / 'two.yml'
+    path.write_text(yaml.dump(dict(opt)), encoding='utf-8')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, 'argv', ['scripts/test.py', '-opt', str(path)])
+    with pytest.raises(SystemExit) as exit_info:
+        load_script('test').main()
+    assert exit_info.value.code == 1 and '0001.png' in capsys.readouterr().err
+    first, second = (json.loads((tmp_path / 'results' / 'two_sets' / f'metrics_{name}.json').read_text())
+                     for name in ('LFW-Test', 'CelebChild-Test'))
+    assert (first['num_images'], len(first['failed']), second['num_images'], second['failed']) == (1, 1, 2, [])
+
+
 def test_evaluate_outputs_without_gt_exits_0_with_needs_gt_entries(tmp_path):
     make_face_folder(str(tmp_path / 'WebPhoto-Test'), 3, SIZE)
     opt = tmp_path / 'opt.yml'

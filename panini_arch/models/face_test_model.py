@@ -20,7 +20,9 @@ images/s). The resize policy is :mod:`panini_arch.metrics.resize_policy`.
 One bad item costs only itself: a pair that cannot be read (or restored, or saved)
 is listed under ``failed`` with its reason, a metric failing on one image is
 listed under that metric; everything else is still computed and written, and
-then :class:`EvaluationFailures` is raised (``panini_arch/test.py`` exits 1).
+then :class:`EvaluationFailures` is raised (``panini_arch/test.py`` exits 1). With
+several test sets (the real-world options hold four) every set is evaluated and
+written first: the failures of all of them are raised after the last.
 """
 import json
 import logging
@@ -72,6 +74,8 @@ class FaceTestModel(BaseModel):
         self.net_g = InferenceRunner(build_generator_from_opt(opt), self.device, val_opt.get('precision', 'fp32'),
                                      val_opt.get('channels_last', 'auto'))
         self.input_size = val_opt['input_size']
+        self.sets_left = len(opt.get('datasets') or {})  # failures are raised after the last set
+        self.set_failures = []
 
     @torch.no_grad()
     def validation(self, dataloader, current_iter, tb_logger, save_img=False):
@@ -126,7 +130,13 @@ class FaceTestModel(BaseModel):
             json.dump(summary, f, indent=2)
         logger.info(f'{self.opt["name"]} on {dataset_name}: {json.dumps(summary["metrics"])}; '
                     f'{summary["images_per_second"]:.3f} images/s ({summary["device"]}). Summary: {summary_path}')
-        raise_failures(dataset_name, len(done), failed, metrics.failures, summary_path)
+        try:
+            raise_failures(dataset_name, len(done), failed, metrics.failures, summary_path)
+        except EvaluationFailures as error:
+            self.set_failures.append(str(error))
+        self.sets_left -= 1
+        if self.sets_left <= 0 and self.set_failures:
+            raise EvaluationFailures('\n'.join(self.set_failures))
         return summary
 
     def _summary(self, dataset, metric_results, count, net_seconds, image_folder):
