@@ -45,6 +45,8 @@ setup(
             'panini-test=panini_arch.test:main',
             'panini-restore=panini_arch.inference:main',
             'panini-convert=panini_arch.convert:main',
+            'panini-eval=panini_arch.evaluation.evaluate_command:main',
+            'panini-compare=panini_arch.evaluation.compare_command:main',
         ],
     },
 )

@@ -6,7 +6,7 @@ Output layout::
     out/LQ/<stem>.png       degraded input (theta set: out/LQ/r016/<stem>.png, ...)
     out/params.csv          name,r,sigma,delta,q (theta set: one row per image and r)
 
-Inputs are read with ``strict: true``: a bad file stops the run with an error naming it, because
+Progress (with an ETA) is shown on stderr. Inputs are read with ``strict: true``: a bad file stops the run with an error naming it, because
 a test set with silently replaced images would not be comparable.
 """
 import csv
@@ -14,6 +14,7 @@ import os
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
 from .degradation import degradation_ranges, degrade_uint8, sample_degradation
 from .panini_degradation_dataset import PaniniDegradationDataset
@@ -82,7 +83,7 @@ def generate_test_set(input_dir, output_dir, seed=0, gt_size=1024, in_size=512, 
     os.makedirs(os.path.join(output_dir, 'GT'), exist_ok=True)
     os.makedirs(os.path.join(output_dir, 'LQ'), exist_ok=True)
     rows = []
-    for i in range(len(ds) if limit is None else min(limit, len(ds))):
+    for i in tqdm(range(len(ds) if limit is None else min(limit, len(ds))), unit='face', desc='test set'):
         gt, lq, params, _ = ds.degrade(i)
         name = names[i]
         _write_png(os.path.join(output_dir, 'GT', name), gt)
@@ -116,7 +117,7 @@ def generate_theta_set(input_dir, output_dir, seed=0, gt_size=1024, in_size=512,
     for r in rs:
         os.makedirs(os.path.join(output_dir, 'LQ', f'r{int(r):03d}'), exist_ok=True)
     rows = []
-    for i in range(len(ds) if limit is None else min(limit, len(ds))):
+    for i in tqdm(range(len(ds) if limit is None else min(limit, len(ds))), unit='face', desc='theta set'):
         _, gt = ds.source.read_valid(i)
         name = names[i]
         _write_png(os.path.join(output_dir, 'GT', name), gt)

@@ -17,10 +17,13 @@ class ItemsOrErrors(Dataset):
         return len(self.dataset)
 
     def item_name(self, index):
-        """The LQ and GT paths of item ``index`` when the dataset lists them (BasicSR's ``paths``)."""
+        """The LQ and GT paths of item ``index`` when the dataset lists them (BasicSR's ``paths``: dicts of a
+        paired dataset, LQ paths of ``SingleImageDataset``)."""
         paths = getattr(self.dataset, 'paths', None)
         if paths is not None and isinstance(paths[index], dict):
             return ' / '.join(str(v) for k, v in sorted(paths[index].items()) if k.endswith('_path'))
+        if paths is not None and isinstance(paths[index], str):
+            return paths[index]
         return f'item {index}'
 
     def __getitem__(self, index):

@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from basicsr.utils import img2tensor, tensor2img
 from panini_arch.metrics.resize_policy import restore, to_net_input
@@ -60,10 +61,12 @@ def fusion_outputs(net, lq):
 @torch.no_grad()
 def mask_bias_sweep(net, lq, biases):
     """Outputs (list of (B, 3, out, out) in [0, 1]) and thetas (list of (B,)) for each DAFI ``mask_bias``;
-    negative biases favour the input features (IFE), positive ones the GAN prior."""
+    negative biases favour the input features (IFE), positive ones the GAN prior. Progress with an ETA on stderr."""
     x = to_net_input(lq, net.in_size)
-    outputs = [restore(net, lq, net.in_size, mask_bias=float(bias)) for bias in biases]
-    thetas = [theta_from_masks(net.degradation_masks(x, mask_bias=float(bias))) for bias in biases]
+    outputs, thetas = [], []
+    for bias in tqdm(biases, unit='bias', desc='mask_bias sweep'):
+        outputs.append(restore(net, lq, net.in_size, mask_bias=float(bias)))
+        thetas.append(theta_from_masks(net.degradation_masks(x, mask_bias=float(bias))))
     return outputs, thetas
 
 

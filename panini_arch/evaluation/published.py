@@ -1,7 +1,12 @@
-"""Numbers published in the Panini-Net paper (AAAI 2022), CelebA-HQ, 1000 test images.
+"""Published numbers beside which the comparison report puts ours.
 
-``RESULTS[table][method][metric]``; metric names match the ``val.metrics`` keys of
-``options/test_*.yml``. ``THETA`` is Table 4 (theta of DAFI5 per downsampling factor r).
+``RESULTS[table][method][metric]``: the Panini-Net paper (AAAI 2022), CelebA-HQ, 1000 test
+images; metric names match the ``val.metrics`` keys of ``options/test_*.yml``. ``THETA`` is
+its Table 4 (theta of DAFI5 per downsampling factor r).
+
+``DATASET_RESULTS[dataset][label][metric]`` and ``REAL_WORLD[label][dataset][metric]``: the
+GFP-GAN paper (Wang et al., CVPR 2021, arXiv:2101.04061), Table 1 (CelebA-Test, 3000 synthetic
+512 px faces) and Table 2 (real-world sets, FID against FFHQ and NIQE), its own method's rows.
 """
 RESULTS = {
     '1': {  # MFR (512 -> 1024)
@@ -20,6 +25,20 @@ RESULTS = {
     },
 }
 THETA = {16: 0.43, 32: 0.54, 64: 0.65, 128: 0.73}
+GFPGAN_PAPER = 'GFP-GAN (published, GFP-GAN paper)'
+DATASET_RESULTS = {
+    'CelebA-Test': {
+        GFPGAN_PAPER: {'lpips': 0.3646, 'fid': 42.62, 'niqe': 4.077, 'deg': 34.60, 'lmd': 2.41, 'psnr': 25.08,
+                       'ssim': 0.6777},
+    },
+}
+REAL_WORLD = {
+    GFPGAN_PAPER: {
+        'LFW-Test': {'fid': 49.96, 'niqe': 3.882},
+        'CelebChild-Test': {'fid': 111.78, 'niqe': 4.349},
+        'WebPhoto-Test': {'fid': 87.35, 'niqe': 4.144},
+    },
+}
 
 
 def published(paper, metric):

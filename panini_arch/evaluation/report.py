@@ -1,4 +1,10 @@
-"""Comparison report: collect ``metrics_<dataset>.json`` summaries into one table and an image grid."""
+"""Comparison report: collect ``metrics_<dataset>.json`` summaries into tables and an image grid.
+
+Runs with ground truth form the main table, its metric columns in GFP-GAN's CelebA-Test order
+(:data:`COLUMN_ORDER`, then any others); runs without ground truth (real-world sets: the summary's
+``gt_folder`` is null) form the real-world table, FID and NIQE per set. Published rows
+(:mod:`.published`) stand beside ours where the paper reports the dataset.
+"""
 import csv
 import glob
 import json
@@ -7,29 +13,59 @@ import os
 import cv2
 import numpy as np
 
-from .published import published
+from .published import DATASET_RESULTS, REAL_WORLD, published
 
 NOT_COMPUTED = 'not computed'
+NEEDS_GT = 'needs GT'
+COLUMN_ORDER = ('lpips', 'fid', 'niqe', 'deg', 'lmd', 'psnr', 'ssim')  # GFP-GAN's Table 1
+REAL_WORLD_METRICS = (('fid', 'FID'), ('niqe', 'NIQE'))
+REAL_WORLD_ORDER = ('LFW-Test', 'CelebChild-Test', 'WebPhoto-Test', 'WIDER-Test')
+SUMMARY_KEYS = {'method': str, 'dataset': str, 'num_images': int, 'metrics': dict}
+
+
+class SummaryError(ValueError):
+    """A file that is not a run summary (not JSON, or without the fields the report reads)."""
+
+
+def read_summary(file):
+    """One run summary, its folders made absolute; :class:`SummaryError` naming ``file`` when malformed."""
+    try:
+        with open(file, encoding='utf-8') as f:
+            run = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise SummaryError(f'{file}: not a metrics summary (malformed JSON: {error})') from error
+    if not isinstance(run, dict):
+        raise SummaryError(f'{file}: not a metrics summary (a JSON {type(run).__name__}, not an object)')
+    for key, kind in SUMMARY_KEYS.items():
+        if not isinstance(run.get(key), kind):
+            raise SummaryError(f'{file}: not a metrics summary (field {key!r} missing or not a {kind.__name__})')
+    for name, result in run['metrics'].items():
+        if not isinstance(result, dict) or 'value' not in result:
+            raise SummaryError(f'{file}: not a metrics summary (metric {name!r} has no value)')
+    return _resolve_folders(run, file)
 
 
 def load_runs(paths):
     """Read run summaries from results folders (every ``metrics_*.json`` inside) or JSON files.
 
     Returns:
-        list[dict]: summaries written by ``FaceTestModel``, in the given order.
+        tuple[list[dict], list[str]]: summaries written by ``FaceTestModel`` or ``evaluate_outputs``, in the
+        given order, and one message per file that could not be read (naming it), which is skipped.
 
     Raises:
         FileNotFoundError: a path holds no summary.
     """
-    runs = []
+    runs, problems = [], []
     for path in paths:
-        files = [path] if os.path.isfile(path) else sorted(glob.glob(os.path.join(path, 'metrics_*.json')))
+        files = [path] if os.path.isfile(path) else sorted(glob.glob(os.path.join(glob.escape(path), 'metrics_*.json')))
         if not files:
             raise FileNotFoundError(f'No metrics_*.json in {path}: run scripts/test.py -opt <options> first.')
         for file in files:
-            with open(file, encoding='utf-8') as f:
-                runs.append(_resolve_folders(json.load(f), file))
-    return runs
+            try:
+                runs.append(read_summary(file))
+            except (OSError, SummaryError) as error:
+                problems.append(str(error))
+    return runs, problems
 
 
 def _resolve_folders(run, summary_path):
@@ -71,22 +107,40 @@ def format_value(value):
     return f'{value:.4f}' if abs(value) < 10 else f'{value:.2f}'
 
 
-def comparison_table(runs):
-    """Rows of the comparison table (list of dicts, same keys), paper numbers beside ours.
+def format_result(result):
+    """A metric's result dict as table text: its value, 'needs GT' or 'not computed'."""
+    return NEEDS_GT if result.get('needs_gt') else format_value(result['value'])
 
-    Columns: method, dataset, images, then per metric ``<metric>`` and, when the paper
-    reports it for some run, ``<metric> (paper)``; then images/s, device and notes.
-    """
-    metrics = []
+
+def has_gt(run):
+    """False for a run on a real-world set (no ground truth); older summaries always had GT."""
+    return run.get('gt_folder', '') is not None
+
+
+def metric_columns(runs):
+    """Metric names of ``runs``: those of :data:`COLUMN_ORDER` first in its order, then the others as met."""
+    names = []
     for run in runs:
-        metrics += [name for name in run['metrics'] if name not in metrics]
+        names += [name for name in run['metrics'] if name not in names]
+    known = [name for name in COLUMN_ORDER if name in names]
+    return known + [name for name in names if name not in known]
+
+
+def comparison_table(runs):
+    """Rows of the table of runs with GT (list of dicts, same keys), published numbers beside ours.
+
+    Columns: method, dataset, images, then per metric (GFP-GAN's order first) ``<metric>`` and, when
+    the Panini-Net paper reports it for some run, ``<metric> (paper)``; then images/s, device and notes.
+    Rows of :data:`DATASET_RESULTS` follow for the datasets the paper reports (GFP-GAN's CelebA-Test).
+    """
+    metrics = metric_columns(runs)
     rows = []
     for run in runs:
         row = {'method': run['method'], 'dataset': run['dataset'], 'images': run['num_images']}
         notes = ['RANDOM WEIGHTS (test only)'] if run.get('random_weights') else []
         for name in metrics:
             result = run['metrics'].get(name, {'value': None})
-            row[name] = format_value(result['value'])
+            row[name] = format_result(result)
             if (result.get('details') or {}).get('small_sample'):
                 notes.append(f'{name}: small-sample (N={result["details"]["num_images"]}), biased')
             if any(published(r.get('paper'), name) is not None for r in runs):
@@ -94,9 +148,40 @@ def comparison_table(runs):
                 row[f'{name} (paper)'] = '-' if paper_value is None else format_value(paper_value)
         speed = run.get('images_per_second')
         row['images/s'] = 'n/a' if speed is None else f'{speed:.3f}'  # None: restored elsewhere
-        row['device'] = run['device']
+        row['device'] = run.get('device', 'n/a')
         row['notes'] = '; '.join(notes)
         rows.append(row)
+    for dataset in dict.fromkeys(run['dataset'] for run in runs):
+        for label, values in DATASET_RESULTS.get(dataset, {}).items():
+            row = {key: '-' for key in rows[0]}
+            row.update(method=label, dataset=dataset, notes='published')
+            row.update({name: format_value(values[name]) for name in metrics if name in values})
+            rows.append(row)
+    return rows
+
+
+def real_world_table(runs):
+    """Rows of the real-world table (runs without GT): method, then ``<set> FID`` and ``<set> NIQE`` per set.
+
+    One row per method (the runs of one method on several sets share it); :data:`REAL_WORLD`'s published
+    rows follow. A set a method was not run on reads '-'.
+    """
+    found = list(dict.fromkeys(run['dataset'] for run in runs))
+    sets = [name for name in REAL_WORLD_ORDER if name in found] + [name for name in found if name not in
+                                                                   REAL_WORLD_ORDER]
+    columns = [(dataset, metric, f'{dataset} {label}') for dataset in sets for metric, label in REAL_WORLD_METRICS]
+    by_method = {}
+    for run in runs:
+        row = by_method.setdefault(run['method'], {'method': run['method'], **{column: '-' for *_, column in columns}})
+        for dataset, metric, column in columns:
+            if dataset == run['dataset'] and metric in run['metrics']:
+                row[column] = format_result(run['metrics'][metric])
+    rows = list(by_method.values())
+    for label, values in REAL_WORLD.items():
+        if any(dataset in values for dataset in sets):
+            rows.append({'method': label, **{column: format_value(values[dataset][metric])
+                                             if metric in values.get(dataset, {}) else '-'
+                                             for dataset, metric, column in columns}})
     return rows
 
 
@@ -110,12 +195,26 @@ def not_computed_reasons(runs):
     return reasons
 
 
-def write_markdown(rows, reasons, path):
-    """Write the table (and the reasons for skipped metrics) as Markdown."""
+def markdown_table(rows):
+    """Rows (dicts with the same keys) as Markdown table lines."""
     header = list(rows[0])
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
-    lines += ['| ' + ' | '.join(str(row[k]) for k in header) + ' |' for row in rows]
-    lines.append('\nPaper: Panini-Net (AAAI 2022), CelebA-HQ 1000 test images; "-" = not reported there.')
+    return lines + ['| ' + ' | '.join(str(row[k]) for k in header) + ' |' for row in rows]
+
+
+def write_markdown(rows, reasons, path, real_world_rows=None):
+    """Write the table of runs with GT, the real-world table and the reasons for skipped metrics as Markdown."""
+    lines = []
+    if rows:
+        lines += markdown_table(rows)
+        lines.append('\nPaper: Panini-Net (AAAI 2022), CelebA-HQ 1000 test images; "-" = not reported there.')
+        if any(row['notes'] == 'published' for row in rows):
+            lines.append('Published rows: GFP-GAN (CVPR 2021), Table 1, CelebA-Test (3000 faces).')
+    if real_world_rows:
+        lines += ['', '## Real-world sets (no ground truth): FID against FFHQ statistics, NIQE', '']
+        lines += markdown_table(real_world_rows)
+        if any(row['method'] in REAL_WORLD for row in real_world_rows):
+            lines.append('\nPublished rows: GFP-GAN (CVPR 2021), Table 2; "-" = not reported there.')
     if reasons:
         lines += ['', 'Not computed:', ''] + [f'- {reason}' for reason in reasons]
     with open(path, 'w', encoding='utf-8') as f:
@@ -153,7 +252,8 @@ def tile_grid(rows, cell=256):
 
 
 def image_grid(runs, stems, path, cell=256):
-    """Save a grid, one row per face: LQ | each run's result | GT (LQ and GT from the first run's folders).
+    """Save a grid, one row per face: LQ | each run's result | GT (LQ and GT from the first run's folders,
+    each left out when that run has none: restored elsewhere, or a set without GT).
 
     Args:
         runs (list[dict]): summaries with ``results_folder`` (runs saved with ``save_img``).
@@ -167,8 +267,9 @@ def image_grid(runs, stems, path, cell=256):
     first = runs[0]
     rows = []
     for stem in stems:
-        columns = [(f'LQ {stem}', first['lq_folder'])] + [(run['method'], run['results_folder']) for run in runs]
-        columns.append(('GT', first['gt_folder']))
+        columns = [(f'LQ {stem}', first['lq_folder'])] if first.get('lq_folder') else []
+        columns += [(run['method'], run['results_folder']) for run in runs]
+        columns += [('GT', first['gt_folder'])] if first.get('gt_folder') else []
         rows.append([(label, cv2.imread(find_image(folder, stem))) for label, folder in columns])
     grid = tile_grid(rows, cell)
     cv2.imwrite(path, grid)

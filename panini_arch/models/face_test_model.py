@@ -6,7 +6,12 @@ Options used (besides BasicSR's): ``network_g``; ``path.pretrain_network_g`` and
 ``val.input_size`` (the method's input size); ``val.batch_size``; ``val.num_workers``;
 ``val.forward_kwargs``; ``val.metrics`` (per-image functions and set metrics such as FID);
 ``val.precision`` (fp32 | bf16 | fp16) and ``val.channels_last`` (auto | on | off), see
-:mod:`panini_arch.archs.precision` (``scripts/test.py --precision``, ``--channels_last`` set them).
+:mod:`panini_arch.archs.precision` (``scripts/test.py --precision``, ``--channels_last`` set them);
+``val.output_size`` (sets without GT only: the size outputs are resized to; default the net's own).
+
+A dataset without GT (BasicSR's ``SingleImageDataset``: only ``dataroot_lq``) is a real-world
+set: the no-reference metrics are computed and the full-reference ones are reported ``needs_gt``
+(:class:`MetricRunner`); the summary's ``gt_folder`` is null.
 
 Writes ``<results_root>/visualization/<dataset>/<name>.png`` (restored at GT size) and
 ``<results_root>/metrics_<dataset>.json`` (metric values or "not computed" reasons,
@@ -15,7 +20,9 @@ images/s). The resize policy is :mod:`panini_arch.metrics.resize_policy`.
 One bad item costs only itself: a pair that cannot be read (or restored, or saved)
 is listed under ``failed`` with its reason, a metric failing on one image is
 listed under that metric; everything else is still computed and written, and
-then :class:`EvaluationFailures` is raised (``panini_arch/test.py`` exits 1).
+then :class:`EvaluationFailures` is raised (``panini_arch/test.py`` exits 1). With
+several test sets (the real-world options hold four) every set is evaluated and
+written first: the failures of all of them are raised after the last.
 """
 import json
 import logging
@@ -67,6 +74,8 @@ class FaceTestModel(BaseModel):
         self.net_g = InferenceRunner(build_generator_from_opt(opt), self.device, val_opt.get('precision', 'fp32'),
                                      val_opt.get('channels_last', 'auto'))
         self.input_size = val_opt['input_size']
+        self.sets_left = len(opt.get('datasets') or {})  # failures are raised after the last set
+        self.set_failures = []
 
     @torch.no_grad()
     def validation(self, dataloader, current_iter, tb_logger, save_img=False):
@@ -89,22 +98,28 @@ class FaceTestModel(BaseModel):
             progress.update(len(errors))
             if batch is None:
                 continue
+            gts = batch.get('gt')
             start = time.perf_counter()
-            output = restore(self.net_g, batch['lq'].to(self.device), self.input_size, batch['gt'].shape[-2:],
+            output = restore(self.net_g, batch['lq'].to(self.device), self.input_size,
+                             val_opt.get('output_size') if gts is None else gts.shape[-2:],
                              **val_opt.get('forward_kwargs', {}))
             if self.device.type == 'cuda':
                 torch.cuda.synchronize()
             net_seconds += time.perf_counter() - start
-            for result, gt, lq_path in zip(output.cpu(), batch['gt'], batch['lq_path']):
-                restored_img, gt_img = tensor2img(result), tensor2img(gt)
+            restored, references, names = [], [], []
+            for index, (result, lq_path) in enumerate(zip(output.cpu(), batch['lq_path'])):
+                restored_img = tensor2img(result)
                 if save_img:
                     try:
                         imwrite(restored_img, osp.join(image_folder, f'{osp.splitext(osp.basename(lq_path))[0]}.png'))
                     except OSError as error:
                         failed.append((lq_path, f'cannot save the restored image: {error}'))
                         continue
-                metrics.update(restored_img, gt_img, osp.basename(lq_path))
+                restored.append(restored_img)
+                references.append(None if gts is None else tensor2img(gts[index]))
+                names.append(osp.basename(lq_path))
                 done.append(osp.splitext(osp.basename(lq_path))[0])
+            metrics.update_batch(restored, None if gts is None else references, names)
             progress.update(len(output))
         progress.close()
         summary = self._summary(dataset, metrics.results(), len(done), net_seconds, image_folder if save_img else None)
@@ -115,7 +130,13 @@ class FaceTestModel(BaseModel):
             json.dump(summary, f, indent=2)
         logger.info(f'{self.opt["name"]} on {dataset_name}: {json.dumps(summary["metrics"])}; '
                     f'{summary["images_per_second"]:.3f} images/s ({summary["device"]}). Summary: {summary_path}')
-        raise_failures(dataset_name, len(done), failed, metrics.failures, summary_path)
+        try:
+            raise_failures(dataset_name, len(done), failed, metrics.failures, summary_path)
+        except EvaluationFailures as error:
+            self.set_failures.append(str(error))
+        self.sets_left -= 1
+        if self.sets_left <= 0 and self.set_failures:
+            raise EvaluationFailures('\n'.join(self.set_failures))
         return summary
 
     def _summary(self, dataset, metric_results, count, net_seconds, image_folder):

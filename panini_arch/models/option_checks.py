@@ -14,7 +14,7 @@ models when they are built. Every problem found is listed in one
   number; counts and sizes must be positive integers, rates in their ranges;
 * ``num_gpu`` above 0 needs CUDA; ``total_iter`` must be at least 1;
 * a ``PairedImageDataset`` (the test harness) needs GT and LQ folders holding
-  the same image names.
+  the same image names; a ``SingleImageDataset`` (a set without GT) an LQ folder.
 
 A training set smaller than one batch (``drop_last``) is caught when the loader
 is built (:func:`check_train_loader`).
@@ -142,6 +142,9 @@ def _check_dataset(problems, dataset, path):
     problems.numbers(dataset, DATASET_NUMBERS, path)
     if dataset.get('type') == 'PairedImageDataset':
         _check_pairs(problems, dataset, path)
+    elif dataset.get('type') == 'SingleImageDataset' and (dataset.get('io_backend') or {}).get('type') == 'disk' \
+            and not os.path.isdir(str(dataset.get('dataroot_lq'))):
+        problems.append(f'{path}.dataroot_lq: {dataset.get("dataroot_lq")!r} is not a folder')
 
 
 def _image_names(folder):
@@ -153,6 +156,10 @@ def _check_pairs(problems, dataset, path):
     if (dataset.get('io_backend') or {}).get('type', 'disk') != 'disk' or dataset.get('meta_info_file'):
         return
     folders = {}
+    if not dataset.get('dataroot_gt') and dataset.get('dataroot_lq'):
+        problems.append(f'{path}: a PairedImageDataset needs dataroot_gt; for a set without ground truth (only '
+                        'dataroot_lq) use type: SingleImageDataset')
+        return
     for key in ('dataroot_gt', 'dataroot_lq'):
         folder = dataset.get(key)
         if not folder or not os.path.isdir(folder):
@@ -240,6 +247,7 @@ def check_options(opt, source=None):
         problems.number(val, 'input_size', 'val', integer=True, low=1)
         problems.number(val, 'batch_size', 'val', integer=True, low=1)
         problems.number(val, 'num_workers', 'val', integer=True, low=0)
+        problems.number(val, 'output_size', 'val', integer=True, low=1)
     _raise(problems, f'options in {source}' if source else 'options')
 
 
