@@ -85,6 +85,8 @@ def test_run_folders_are_made_and_archived_only_under_the_results_roots(tmp_path
     run = tmp_path / 'experiments' / 'run'
     run.mkdir()
     (run / LOCK_NAME).write_text('{}')
+    archive_and_create(str(run), keep=(LOCK_NAME, ))  # only the lock: nothing to archive
+    assert sorted(os.listdir(tmp_path / 'experiments')) == ['linked', 'run']
     (run / 'old.log').write_text('old')
     archive_and_create(str(run), keep=(LOCK_NAME, ))
     archived = [p for p in os.listdir(tmp_path / 'experiments') if p.startswith('run_archived_')]

@@ -16,9 +16,11 @@ attribute that refers to the BasicSR function being replaced.
   ``ordered_yaml`` loader builds any Python object a file names), then checked
   by :func:`panini_arch.trainer.run_folder.check_run_name` (``name`` is one folder name) and
   :func:`panini_arch.models.option_checks.check_options` before anything is
-  built; a training's rank 0 then takes the run folder's lock (:class:`~.run_folder.RunLock`) (``train.degrade_on_device`` is first copied into ``datasets.train``, as BasicSR copies
+  built (``train.degrade_on_device`` is first copied into ``datasets.train``, as BasicSR copies
   ``scale`` into every dataset, so one switch makes the train dataset hand over HQ faces and the
   model degrade them); ``create_train_val_dataloader`` refuses a loader that yields no batch.
+* ``load_resume_state`` of ``basicsr.train``: a training's rank 0 first takes the run folder's
+  lock (:class:`~.run_folder.RunLock`), so BasicSR's own ``train.py`` takes it too.
 * ``mkdir_and_rename`` / ``make_exp_dirs``: only folders directly under ``experiments/``,
   ``tb_logger/`` or ``results/`` are archived or created, the lock kept (:mod:`.run_folder`).
 * ``BaseModel.load_network``: weights only, finite (:func:`panini_arch.utils.safe_load.load_network`).
@@ -62,7 +64,7 @@ from ..utils.image_io import decode_image
 from ..utils.safe_load import OptionsLoader, load_network
 from .checkpoint import (ResumableSampler, atomic_save, keep_rng_state, load_resume_state, resume_training,
                          save_network, save_training_state, training_state)
-from .run_folder import claim_run_folder, make_exp_dirs, mkdir_and_rename
+from .run_folder import check_run_name, claim_run_folder, make_exp_dirs, mkdir_and_rename
 
 _basicsr_ordered_yaml = _options.ordered_yaml
 _basicsr_imfrombytes = _paired_dataset.imfrombytes
@@ -153,8 +155,8 @@ def _parse_and_check(parse_options):
     def wrapper(root_path, *args, **kwargs):
         sys.argv[1:] = [_dash_to_underscore(arg) for arg in sys.argv[1:]]
         opt, parsed = parse_options(root_path, *args, **kwargs)
+        check_run_name(opt.get('name'), root_path)
         check_options(share_degrade_on_device(opt), parsed.opt)
-        claim_run_folder(opt, root_path)
         return opt, parsed
 
     return wrapper
@@ -189,6 +191,16 @@ def paired_paths_from_meta_info_file(folders, keys, meta_info_file, filename_tmp
     return paths
 
 
+def claim_and_load_resume_state(opt):
+    """Take the run folder's lock (:func:`~.run_folder.claim_run_folder`), then BasicSR's ``load_resume_state``.
+
+    The first thing ``train_pipeline`` does after parsing, in ``panini_arch/train.py`` and in
+    BasicSR's own ``train.py`` alike, before any folder is archived or made.
+    """
+    claim_run_folder(opt, opt['root_path'])
+    return load_resume_state(opt)
+
+
 def build_model(opt):
     """BasicSR's ``build_model``, with a validation that leaves the random states alone."""
     model = _basicsr_build_model(opt)
@@ -196,7 +208,7 @@ def build_model(opt):
     return model
 
 
-TRAIN_NAMES = {'load_resume_state': load_resume_state, 'EnlargedSampler': ResumableSampler, 'build_model': build_model,
+TRAIN_NAMES = {'load_resume_state': claim_and_load_resume_state, 'EnlargedSampler': ResumableSampler, 'build_model': build_model,
                'create_train_val_dataloader': create_train_val_dataloader, 'make_exp_dirs': make_exp_dirs,
                'mkdir_and_rename': mkdir_and_rename}
 

@@ -68,20 +68,21 @@ def check_results_folder(path):
 def archive_and_create(path, keep=()):
     """BasicSR's ``mkdir_and_rename`` for run folders only: an existing ``path`` becomes ``<path>_archived_<time>``.
 
-    Entries named in ``keep`` (the run's lock) stay in ``path``; the rest move to the archive.
+    Entries named in ``keep`` (the run's lock) stay in ``path``; the rest move to the archive (none: nothing
+    is archived).
     """
     check_results_folder(path)
-    if os.path.exists(path):
+    entries = os.listdir(path) if os.path.isdir(path) else []
+    moved = [entry for entry in entries if entry not in keep]
+    if moved:
         archive = f'{path}_archived_{get_time_str()}'
         print(f'Path already exists. Rename it to {archive}', flush=True)
-        entries = os.listdir(path)
-        if keep and set(keep) & set(entries):
-            os.makedirs(archive)
-            for entry in entries:
-                if entry not in keep:
-                    os.rename(os.path.join(path, entry), os.path.join(archive, entry))
-        else:
+        if len(moved) == len(entries):
             os.rename(path, archive)
+        else:
+            os.makedirs(archive)
+            for entry in moved:
+                os.rename(os.path.join(path, entry), os.path.join(archive, entry))
     os.makedirs(path, exist_ok=True)
 
 
