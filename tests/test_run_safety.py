@@ -15,9 +15,9 @@ import pytest
 import torch
 
 import panini_arch.trainer  # noqa: F401  (applies the trainer fixes: BasicSR's dataset and loaders)
+from basicsr.archs.srresnet_arch import MSRResNet
 from basicsr.data.paired_image_dataset import PairedImageDataset
 from basicsr.models.base_model import BaseModel
-from basicsr.archs.srresnet_arch import MSRResNet
 from conftest import TRAIN, check, run, sr_options, write_options
 from panini_arch import test as test_entry
 from panini_arch import train as train_entry
@@ -255,8 +255,9 @@ def test_every_network_loader_refuses_nan_weights_naming_file_and_tensors(tmp_pa
     net = build_panini('tiny')
     path = tmp_path / 'nan.pth'
     names = nan_weights(net, path, 'params_ema')
+    pretrain = 'path.pretrain_network_g'
     for load in (lambda: load_checkpoint(build_panini('tiny'), str(path)),
-                 lambda: load_state_dict_file(build_panini('tiny'), str(path), 'params_ema', 'path.pretrain_network_g')):
+                 lambda: load_state_dict_file(build_panini('tiny'), str(path), 'params_ema', pretrain)):
         with pytest.raises(NonFiniteWeightsError) as info:
             load()
         assert str(path) in str(info.value) and names[0] in str(info.value)

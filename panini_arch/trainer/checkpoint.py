@@ -167,7 +167,7 @@ def save_network(self, net, net_label, current_iter, param_key='params'):
                 f'({", ".join(bad[:3])}{", ..." if len(bad) > 3 else ""}): not saved, so the last good checkpoint '
                 f'stays the newest. Resume it with --auto_resume after lowering the learning rate or turning off fp16.')
     _save_with_retry(save_dict, save_path, 'model')
-    if label == current_iter:  # a numbered save: its training state will list it
+    if isinstance(current_iter, int) and current_iter >= 0:  # a numbered save: its training state will list it
         vars(self).setdefault('saved_networks', {}).setdefault(current_iter, []).append(os.path.basename(save_path))
 
 
@@ -223,8 +223,8 @@ def read_training_state(path, map_location='cpu'):
 
 
 def _unverified(path):
-    message = (f'{path} has no checksum file ({os.path.basename(checksum_path(path))}): it is unverified; used because it '
-               'loads fully and its tensors are finite')
+    message = (f'{path} has no checksum file ({os.path.basename(checksum_path(path))}): it is unverified; used '
+               'because it loads fully and its tensors are finite')
     print(f'Warning: {message}', flush=True)
     get_root_logger().warning(message)
 

@@ -208,9 +208,9 @@ def build_model(opt):
     return model
 
 
-TRAIN_NAMES = {'load_resume_state': claim_and_load_resume_state, 'EnlargedSampler': ResumableSampler, 'build_model': build_model,
-               'create_train_val_dataloader': create_train_val_dataloader, 'make_exp_dirs': make_exp_dirs,
-               'mkdir_and_rename': mkdir_and_rename}
+TRAIN_NAMES = {'load_resume_state': claim_and_load_resume_state, 'EnlargedSampler': ResumableSampler,
+               'build_model': build_model, 'create_train_val_dataloader': create_train_val_dataloader,
+               'make_exp_dirs': make_exp_dirs, 'mkdir_and_rename': mkdir_and_rename}
 
 
 def _patch_basicsr_script():

@@ -39,7 +39,7 @@ def check_run_name(name, root_path='.'):
     """Raise :class:`OptionError` unless ``name`` is one folder name and no ``<root>/<name>`` is a link."""
     problem = None
     if not isinstance(name, str) or not name.strip():
-        problem = 'is empty'
+        problem = 'is empty or not text'
     elif name in ('.', '..'):
         problem = 'is . or ..'
     elif any(sep and sep in name for sep in ('/', '\\', os.sep, os.altsep)) or os.path.isabs(name):
