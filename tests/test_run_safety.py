@@ -68,6 +68,22 @@ def test_name_that_is_not_one_folder_name_is_refused_and_nothing_outside_moves(n
     assert snapshot(tmp_path) == before  # nothing archived, created or written
 
 
+@pytest.mark.parametrize('option', ['dataset', 'suffix'])
+def test_dataset_name_or_suffix_leading_out_of_the_results_is_refused(option, tmp_path, run_entry, pairs_root, capsys):
+    opt = sr_options(pairs_root)
+    opt.update(name='ok', datasets={'test_1': opt['datasets']['val']}, path={'pretrain_network_g': None})
+    del opt['train'], opt['logger']
+    if option == 'dataset':
+        opt['datasets']['test_1']['name'] = '../../../outside'
+    else:
+        opt['val'].update(save_img=True, suffix='/../../../../outside')
+    options = write_options(str(tmp_path / 'o'), opt)
+    before = snapshot(tmp_path)
+    assert run_entry(test_entry.main, options) == 2
+    assert ('datasets.test_1.name' if option == 'dataset' else 'val.suffix') in capsys.readouterr().err
+    assert snapshot(tmp_path) == before
+
+
 def test_run_folders_are_made_and_archived_only_under_the_results_roots(tmp_path):
     data = tmp_path / 'data'
     data.mkdir()

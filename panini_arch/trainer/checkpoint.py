@@ -15,7 +15,8 @@
   is never newer than its weights. The state also holds the
   random-number states (``rng``). Weights that are no longer finite are never
   written (:class:`NonFiniteWeightsError`), so the last good files stay the newest.
-* :func:`load_resume_state` loads on the model's device (CPU without a GPU)
+* :func:`claim_and_load_resume_state` (BasicSR's ``load_resume_state`` in ``basicsr.train``) first takes
+  the run folder's lock (:mod:`.run_folder`), then :func:`load_resume_state` loads on the model's device (CPU without a GPU)
   with ``weights_only=True``. ``--auto_resume`` takes the newest complete
   checkpoint: a state that loads, whose network files all exist and match their
   checksums; it skips the others with a printed message naming what is wrong,
@@ -56,6 +57,7 @@ from basicsr.utils.dist_util import get_dist_info, master_only
 
 from ..utils.safe_load import (ChecksumError, NonFiniteWeightsError, UnsafeWeightsError, check_finite, checksum_path,
                                file_sha256, has_checksum, load_torch_file, non_finite_keys, verify_checksum)
+from .run_folder import claim_run_folder
 
 STATE_KEYS = ('epoch', 'iter', 'optimizers', 'schedulers')
 SAVE_TRIES = 3
@@ -347,6 +349,16 @@ def load_resume_state(opt):
             'rng': state.get('rng') if single else None,
         }
     return state
+
+
+def claim_and_load_resume_state(opt):
+    """Take the run folder's lock (:func:`~.run_folder.claim_run_folder`), then :func:`load_resume_state`.
+
+    The first thing ``train_pipeline`` does after parsing, in ``panini_arch/train.py`` and in
+    BasicSR's own ``train.py`` alike, before any folder is archived or made.
+    """
+    claim_run_folder(opt, opt['root_path'])
+    return load_resume_state(opt)
 
 
 # Scheduler attributes that are the run's position, taken from the state; every other attribute is the schedule

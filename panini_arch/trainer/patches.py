@@ -14,7 +14,7 @@ attribute that refers to the BasicSR function being replaced.
 * ``parse_options``: ``--local-rank`` accepted as ``--local_rank``; the options
   file read with :class:`panini_arch.utils.safe_load.OptionsLoader` (BasicSR's
   ``ordered_yaml`` loader builds any Python object a file names), then checked
-  by :func:`panini_arch.trainer.run_folder.check_run_name` (``name`` is one folder name) and
+  by :func:`panini_arch.trainer.run_folder.check_output_names` (``name`` is one folder name) and
   :func:`panini_arch.models.option_checks.check_options` before anything is
   built (``train.degrade_on_device`` is first copied into ``datasets.train``, as BasicSR copies
   ``scale`` into every dataset, so one switch makes the train dataset hand over HQ faces and the
@@ -62,9 +62,9 @@ from ..models.option_checks import check_options, check_train_loader
 from ..utils.entry_paths import check_entries
 from ..utils.image_io import decode_image
 from ..utils.safe_load import OptionsLoader, load_network
-from .checkpoint import (ResumableSampler, atomic_save, keep_rng_state, load_resume_state, resume_training,
+from .checkpoint import (ResumableSampler, atomic_save, claim_and_load_resume_state, keep_rng_state, resume_training,
                          save_network, save_training_state, training_state)
-from .run_folder import check_run_name, claim_run_folder, make_exp_dirs, mkdir_and_rename
+from .run_folder import check_output_names, claim_run_folder, make_exp_dirs, mkdir_and_rename
 
 _basicsr_ordered_yaml = _options.ordered_yaml
 _basicsr_imfrombytes = _paired_dataset.imfrombytes
@@ -155,7 +155,7 @@ def _parse_and_check(parse_options):
     def wrapper(root_path, *args, **kwargs):
         sys.argv[1:] = [_dash_to_underscore(arg) for arg in sys.argv[1:]]
         opt, parsed = parse_options(root_path, *args, **kwargs)
-        check_run_name(opt.get('name'), root_path)
+        check_output_names(opt, root_path)
         check_options(share_degrade_on_device(opt), parsed.opt)
         return opt, parsed
 
@@ -189,16 +189,6 @@ def paired_paths_from_meta_info_file(folders, keys, meta_info_file, filename_tmp
         check_entries([os.path.relpath(p[f'{key}_path'], folder) for p in paths], folder,
                       f'meta_info_file {meta_info_file}')
     return paths
-
-
-def claim_and_load_resume_state(opt):
-    """Take the run folder's lock (:func:`~.run_folder.claim_run_folder`), then BasicSR's ``load_resume_state``.
-
-    The first thing ``train_pipeline`` does after parsing, in ``panini_arch/train.py`` and in
-    BasicSR's own ``train.py`` alike, before any folder is archived or made.
-    """
-    claim_run_folder(opt, opt['root_path'])
-    return load_resume_state(opt)
 
 
 def build_model(opt):

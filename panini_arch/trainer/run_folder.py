@@ -2,10 +2,11 @@
 
 ``panini_arch.trainer.patches`` installs these in BasicSR 1.4.2's launchers:
 
-* :func:`check_run_name`: the options' ``name`` becomes ``experiments/<name>``, ``tb_logger/<name>`` and
+* :func:`check_output_names`: the options' ``name`` becomes ``experiments/<name>``, ``tb_logger/<name>`` and
   ``results/<name>``, so it must be one plain folder name: an empty name, ``.``/``..``, a path separator,
   an absolute path or a NUL is an :class:`~panini_arch.models.option_checks.OptionError` (exit 2), as is
-  a ``<root>/<name>`` that is a symbolic link (writing there would write elsewhere).
+  a ``<root>/<name>`` that is a symbolic link (writing there would write elsewhere); so must the
+  dataset names and ``val.suffix``, which become parts of the saved images' paths.
 * :func:`archive_and_create` (BasicSR's ``mkdir_and_rename``) and :func:`make_exp_dirs`: an existing run
   folder is renamed ``<name>_archived_<time>`` next to it, as BasicSR does, but only a folder directly
   under one of :data:`RESULTS_ROOTS`; the run's lock stays where it is.
@@ -35,17 +36,22 @@ class RunLockedError(RuntimeError):
     """Another live training holds the experiment folder."""
 
 
+def name_problem(value):
+    """Why ``value`` is not one plain folder name (None when it is)."""
+    if not isinstance(value, str) or not value.strip():
+        return 'is empty or not text'
+    if value in ('.', '..'):
+        return 'is . or ..'
+    if any(sep and sep in value for sep in ('/', '\\', os.sep, os.altsep)) or os.path.isabs(value):
+        return 'holds a path separator'
+    if '\0' in value:
+        return 'holds a NUL character'
+    return None
+
+
 def check_run_name(name, root_path='.'):
     """Raise :class:`OptionError` unless ``name`` is one folder name and no ``<root>/<name>`` is a link."""
-    problem = None
-    if not isinstance(name, str) or not name.strip():
-        problem = 'is empty or not text'
-    elif name in ('.', '..'):
-        problem = 'is . or ..'
-    elif any(sep and sep in name for sep in ('/', '\\', os.sep, os.altsep)) or os.path.isabs(name):
-        problem = 'holds a path separator'
-    elif '\0' in name:
-        problem = 'holds a NUL character'
+    problem = name_problem(name)
     if problem:
         raise OptionError(f'name: {name!r} {problem}. The name becomes one folder under experiments/, tb_logger/ '
                           'and results/; use a plain folder name such as panini_fr_run1.')
@@ -54,6 +60,22 @@ def check_run_name(name, root_path='.'):
         if os.path.islink(folder):
             raise OptionError(f'name: {folder} is a symbolic link; a run writes only into a real folder under '
                               f'{root}/ (remove the link or pick another name)')
+
+
+def check_output_names(opt, root_path='.'):
+    """:func:`check_run_name`, then the other options that become parts of output paths.
+
+    ``datasets.<phase>.name`` (the folder of saved images, ``metrics_<name>.json``) and
+    ``val.suffix`` (``<image>_<suffix>.png``) must be plain names too.
+    """
+    check_run_name(opt.get('name'), root_path)
+    named = [(f'datasets.{phase}.name', dataset['name']) for phase, dataset in (opt.get('datasets') or {}).items()
+             if isinstance(dataset, dict) and dataset.get('name') is not None]
+    suffix = (opt.get('val') or {}).get('suffix')
+    named += [('val.suffix', suffix)] if suffix else []
+    problems = [f'{option}: {value!r} {name_problem(value)}' for option, value in named if name_problem(value)]
+    if problems:
+        raise OptionError('; '.join(problems) + '. These become parts of output file names; use plain names.')
 
 
 def check_results_folder(path):
