@@ -29,7 +29,7 @@ from panini_arch.inference import main as restore_main
 from panini_arch.models.option_checks import OptionError
 from panini_arch.trainer import checkpoint
 from panini_arch.trainer.checkpoint import CheckpointSaveError, TrainingStateError
-from panini_arch.trainer.run_folder import (LOCK_NAME, RunLock, RunLockedError, _process_start, archive_and_create,
+from panini_arch.trainer.run_folder import (LOCK_NAME, RunLock, RunLockedError, process_start, archive_and_create,
                                             check_run_name, claim_run_folder)
 from panini_arch.utils.entry_paths import OutsideRootError
 from panini_arch.utils.safe_load import NonFiniteWeightsError
@@ -148,7 +148,7 @@ def test_harness_meta_info_file_leading_out_of_its_folders_is_refused(tmp_path):
 
 def lock_record(**fields):
     record = {'pid': os.getpid(), 'host': socket.gethostname(), 'started': '2026-01-02 03:04:05',
-              'proc_start': _process_start(os.getpid()), 'command': 'the first run'}
+              'proc_start': process_start(os.getpid()), 'command': 'the first run'}
     record.update(fields)
     return record
 

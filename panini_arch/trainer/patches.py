@@ -64,7 +64,7 @@ from ..utils.image_io import decode_image
 from ..utils.safe_load import OptionsLoader, load_network
 from .checkpoint import (ResumableSampler, atomic_save, claim_and_load_resume_state, keep_rng_state, resume_training,
                          save_network, save_training_state, training_state)
-from .run_folder import check_output_names, claim_run_folder, make_exp_dirs, mkdir_and_rename
+from .run_folder import archive_and_create, check_output_names, make_exp_dirs
 
 _basicsr_ordered_yaml = _options.ordered_yaml
 _basicsr_imfrombytes = _paired_dataset.imfrombytes
@@ -200,7 +200,7 @@ def build_model(opt):
 
 TRAIN_NAMES = {'load_resume_state': claim_and_load_resume_state, 'EnlargedSampler': ResumableSampler,
                'build_model': build_model, 'create_train_val_dataloader': create_train_val_dataloader,
-               'make_exp_dirs': make_exp_dirs, 'mkdir_and_rename': mkdir_and_rename}
+               'make_exp_dirs': make_exp_dirs, 'mkdir_and_rename': archive_and_create}
 
 
 def _patch_basicsr_script():
@@ -227,7 +227,7 @@ def apply():
     base.save_training_state = save_training_state
     base.resume_training = resume_training
     _data_sampler.EnlargedSampler = ResumableSampler
-    _misc.mkdir_and_rename = mkdir_and_rename
+    _misc.mkdir_and_rename = archive_and_create
     _test.make_exp_dirs = make_exp_dirs
     for name, value in TRAIN_NAMES.items():
         setattr(_train, name, value)

@@ -108,11 +108,6 @@ def archive_and_create(path, keep=()):
     os.makedirs(path, exist_ok=True)
 
 
-def mkdir_and_rename(path):
-    """BasicSR's ``mkdir_and_rename`` (``tb_logger/<name>``), limited by :func:`archive_and_create`."""
-    archive_and_create(path)
-
-
 @master_only
 def make_exp_dirs(opt):
     """BasicSR's ``make_exp_dirs``: archive and create the run folder (its lock kept), then its sub-folders.
@@ -129,7 +124,7 @@ def make_exp_dirs(opt):
             os.makedirs(path, exist_ok=True)
 
 
-def _process_start(pid):
+def process_start(pid):
     """The start time of process ``pid`` in clock ticks since boot (Linux), or None where unknown."""
     try:
         with open(f'/proc/{pid}/stat', encoding='ascii') as f:
@@ -147,7 +142,7 @@ def _alive(record):
     except PermissionError:
         return True
     started = record.get('proc_start')
-    return started is None or _process_start(record['pid']) in (None, started)
+    return started is None or process_start(record['pid']) in (None, started)
 
 
 class RunLock:
@@ -158,7 +153,7 @@ class RunLock:
     def __init__(self, folder):
         self.path = os.path.join(folder, LOCK_NAME)
         self.record = {'pid': os.getpid(), 'host': socket.gethostname(), 'started': time.strftime('%Y-%m-%d %H:%M:%S'),
-                       'proc_start': _process_start(os.getpid()), 'command': ' '.join(sys.argv)}
+                       'proc_start': process_start(os.getpid()), 'command': ' '.join(sys.argv)}
 
     @classmethod
     def acquire(cls, folder):
