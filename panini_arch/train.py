@@ -16,20 +16,29 @@ if not __package__:  # run as a file: make the repository, not panini_arch/, imp
 import panini_arch.trainer  # noqa: E402,F401  (registers everything, then applies the trainer fixes)
 from basicsr.train import train_pipeline  # noqa: E402
 from panini_arch.models.option_checks import OptionError  # noqa: E402
-from panini_arch.utils.safe_load import UnsafeOptionsError  # noqa: E402
+from panini_arch.trainer.checkpoint import CheckpointSaveError, TrainingStateError  # noqa: E402
+from panini_arch.trainer.run_folder import RunLockedError, release_run_folder  # noqa: E402
+from panini_arch.utils.safe_load import NonFiniteWeightsError, UnsafeOptionsError  # noqa: E402
 
 
 def main():
     """Run ``basicsr.train.train_pipeline`` with the working directory as root path.
 
-    An options file that is refused (a Python tag) or invalid (``option_checks``) stops with its
-    message and exit status 2.
+    An options file that is refused (a Python tag) or invalid (``option_checks``, the run ``name``)
+    stops with its message and exit status 2; an experiment folder held by another live training, a
+    checkpoint that cannot be saved, an unusable training state and weights holding NaN or inf stop
+    with their message and status 1. The run folder's lock is released however the run ends.
     """
     try:
         train_pipeline(os.getcwd())
     except (UnsafeOptionsError, OptionError) as error:
         print(f'Error: {error}', file=sys.stderr)
         sys.exit(2)
+    except (RunLockedError, CheckpointSaveError, TrainingStateError, NonFiniteWeightsError) as error:
+        print(f'Error: {error}', file=sys.stderr)
+        sys.exit(1)
+    finally:
+        release_run_folder()
 
 
 if __name__ == '__main__':

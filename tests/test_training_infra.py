@@ -65,9 +65,8 @@ def test_failed_save_keeps_previous_file(tmp_path, monkeypatch):
     target = tmp_path / 'net_g_latest.pth'
     checkpoint.atomic_save({'params': {'w': torch.zeros(2)}}, str(target))
 
-    def broken_save(obj, path):
-        with open(path, 'wb') as f:
-            f.write(b'partial')
+    def broken_save(obj, f):
+        f.write(b'partial')
         raise OSError('disk full')
 
     monkeypatch.setattr(torch, 'save', broken_save)

@@ -7,11 +7,14 @@ the ``save`` of BasicSR's ``SRModel``, ``PaniniModel`` and ``UDRLModel``:
 
 * ``PANINI_TEST_KILL_AFTER_ITER=N``: SIGKILL this process right after the
   models and the training state of iteration N were written;
+* ``PANINI_TEST_NO_SPACE_FOR=<file name>``: writing that checkpoint or state
+  (its temporary file) fails with ``OSError(ENOSPC)``, as on a full disk;
 * at the end of training every rank writes what it holds to
   ``<experiments_root>/rank<r>_<what>.pth`` (BasicSR saves from rank 0 only):
   the bare ``net_g`` weights (``net_g``), and for UDRL the queue, pointer and
   key encoder (``moco``).
 """
+import errno
 import os
 import signal
 
@@ -49,6 +52,20 @@ def wrap_save(model_class, final_state):
     model_class.save = save
 
 
+def no_space_for(name):
+    """Make ``torch.save`` into a file object named after ``name`` fail as on a full disk."""
+    real_save = torch.save
+
+    def save(obj, f, *args, **kwargs):
+        if name in os.path.basename(str(getattr(f, 'name', f))):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), getattr(f, 'name', f))
+        return real_save(obj, f, *args, **kwargs)
+
+    torch.save = save
+
+
+if os.environ.get('PANINI_TEST_NO_SPACE_FOR'):
+    no_space_for(os.environ['PANINI_TEST_NO_SPACE_FOR'])
 wrap_save(SRModel, net_g_state)
 wrap_save(PaniniModel, net_g_state)
 wrap_save(UDRLModel, moco_state)

@@ -2,7 +2,7 @@
 import itertools
 import os
 
-from ..utils.safe_load import UnsafeWeightsError, load_torch_file
+from ..utils.safe_load import UnsafeWeightsError, check_finite, load_torch_file
 
 
 def load_state_dict_file(module, path, key, what, source_hint=''):
@@ -66,7 +66,8 @@ def read_weights_file(path, what, source_hint=''):
 
 
 def check_state_dict(module, state_dict, path, what):
-    """Raise a RuntimeError listing every missing, unexpected or mis-shaped key."""
+    """Raise a RuntimeError listing every missing, unexpected or mis-shaped key, or naming the tensors holding
+    NaN or inf (:class:`~panini_arch.utils.safe_load.NonFiniteWeightsError`)."""
     own = module.state_dict()
     missing = sorted(set(own) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(own))
@@ -78,6 +79,7 @@ def check_state_dict(module, state_dict, path, what):
                                                             ('shape mismatch', mismatched)) if keys]
     if problems:
         raise RuntimeError(f'{what} weights in {path} do not fit the network: ' + '; '.join(problems))
+    check_finite(state_dict, path, f'{what} weights')
 
 
 def _some(keys, shown=8):

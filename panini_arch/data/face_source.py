@@ -3,7 +3,8 @@
 The behaviour for every kind of bad input is tabulated in ``docs/data.md``. In short:
 
 * construction fails (always) on a missing ``dataroot_gt``/``meta_info``, an empty folder, an
-  unknown back-end or an invalid option;
+  unknown back-end or an invalid option, and on ``meta_info`` entries (file names or LMDB keys) that
+  are absolute or lead out of ``dataroot_gt`` with ``..`` (all named);
 * entries whose file (disk) or key (LMDB) is missing are dropped at construction with one warning
   and counted in ``num_missing`` (``strict: true``: error instead);
 * undecodable, truncated or non-square images are skipped when read: the next readable entry is
@@ -29,6 +30,7 @@ import numpy as np
 import torch
 from basicsr.utils import get_root_logger
 
+from ..utils.entry_paths import check_entries
 from ..utils.image_io import IMAGE_EXTENSIONS, BadImageError, decode_image, list_images
 from .synthetic_faces import draw_face
 
@@ -155,7 +157,9 @@ class FaceSource:
         if self.backend == 'lmdb':
             if not os.path.isfile(os.path.join(self.root, 'data.mdb')):
                 raise FileNotFoundError(f'dataroot_gt is not an LMDB folder (no data.mdb): {self.root}')
-            names = read_meta_info(meta_info or os.path.join(self.root, 'meta_info.txt'))
+            meta_info = meta_info or os.path.join(self.root, 'meta_info.txt')
+            names = read_meta_info(meta_info)
+            check_entries(names, self.root, f'LMDB keys of meta_info {meta_info}')
             self.names = [os.path.splitext(n)[0] for n in names]
             present = self._lmdb_keys()
             self._drop_missing([n for n in self.names if n not in present], 'LMDB key')
@@ -163,6 +167,7 @@ class FaceSource:
         else:
             if meta_info:
                 self.names = read_meta_info(meta_info)
+                check_entries(self.names, self.root, f'meta_info {meta_info}')
                 root = self.root
                 self._drop_missing([n for n in self.names if not os.path.isfile(os.path.join(root, n))], 'file')
             else:

@@ -6,14 +6,24 @@
   :func:`atomic_save` (temporary file in the same folder, then ``os.replace``),
   keeping BasicSR's three tries and warnings, and a SHA-256 beside each file
   (``<file>.sha256``) that :func:`panini_arch.utils.safe_load.load_torch_file`
-  checks, so a bit flip or a partial copy is detected. The state also holds the
+  checks, so a bit flip or a partial copy is detected. The same objects give the
+  same bytes: the zip records are named ``archive/...``, never after the
+  temporary file. A save that still fails after three tries (disk full) stops
+  training with :class:`CheckpointSaveError`; BasicSR logs "Just ignore it" and
+  goes on, writing training states whose weights are missing. The networks are
+  saved before the state, and the state lists them (``networks``), so a state
+  is never newer than its weights. The state also holds the
   random-number states (``rng``). Weights that are no longer finite are never
   written (:class:`NonFiniteWeightsError`), so the last good files stay the newest.
-* :func:`load_resume_state` loads on the model's device (CPU without a GPU)
-  with ``weights_only=True``. ``--auto_resume`` takes the newest state that
-  loads and skips unreadable or corrupt ones (checksum) with a printed message,
-  falling back to the previous state; an explicit ``path.resume_state`` that
-  cannot be read stops with a message naming it.
+* :func:`claim_and_load_resume_state` (BasicSR's ``load_resume_state`` in ``basicsr.train``) first takes
+  the run folder's lock (:mod:`.run_folder`), then :func:`load_resume_state` loads on the model's device (CPU without a GPU)
+  with ``weights_only=True``. ``--auto_resume`` takes the newest complete
+  checkpoint: a state that loads, whose network files all exist and match their
+  checksums; it skips the others with a printed message naming what is wrong,
+  falling back to the previous state. A state or network file without its
+  ``.sha256`` is unverified: it is used only when it loads fully and its tensors
+  are finite, with a warning. An explicit ``path.resume_state`` that cannot be
+  read, or holds NaN or inf, stops with a message naming it.
 * :func:`resume_training` (BasicSR's ``BaseModel.resume_training``) keeps the
   schedule of the options (``periods``, ``milestones``, restart weights, ...)
   and takes only the position and learning rates from the state, so a finished
@@ -45,10 +55,13 @@ from basicsr.data.data_sampler import EnlargedSampler
 from basicsr.utils import check_resume, get_root_logger
 from basicsr.utils.dist_util import get_dist_info, master_only
 
-from ..utils.safe_load import (ChecksumError, UnsafeWeightsError, checksum_path, file_sha256, load_torch_file,
-                               verify_checksum)
+from ..utils.safe_load import (ChecksumError, NonFiniteWeightsError, UnsafeWeightsError, check_finite, checksum_path,
+                               file_sha256, has_checksum, load_torch_file, non_finite_keys, verify_checksum)
+from .run_folder import claim_run_folder
 
 STATE_KEYS = ('epoch', 'iter', 'optimizers', 'schedulers')
+SAVE_TRIES = 3
+RETRY_DELAY_S = 1
 
 if hasattr(torch.serialization, 'add_safe_globals'):
     torch.serialization.add_safe_globals([collections.Counter])
@@ -58,21 +71,25 @@ class TrainingStateError(RuntimeError):
     """A training state file that cannot be resumed from."""
 
 
-class NonFiniteWeightsError(RuntimeError):
-    """A network's weights hold NaN or infinite values; it was not saved."""
+class CheckpointSaveError(RuntimeError):
+    """A checkpoint or training state could not be written (disk full, folder gone); training stops."""
 
 
 def atomic_save(obj, path):
     """``torch.save`` to a hidden temporary file next to ``path``, then rename it over ``path``.
 
     A reader sees either the previous file or the complete new one, never a
-    partial write; a kill leaves at most a stale ``.<name>.<pid>.tmp``.
+    partial write; a kill leaves at most a stale ``.<name>.<pid>.tmp``. torch
+    is given a file object, so the records inside the zip are ``archive/...``
+    (given a path it names them after the file, process id included) and the
+    same ``obj`` always gives the same bytes.
     """
     folder, name = os.path.split(path)
     tmp_path = os.path.join(folder, f'.{name}.{os.getpid()}.tmp')
     try:
-        torch.save(obj, tmp_path)
-        with open(tmp_path, 'rb') as f:
+        with open(tmp_path, 'wb') as f:
+            torch.save(obj, f)
+            f.flush()
             os.fsync(f.fileno())
         write_checksum(tmp_path, path)
         os.replace(tmp_path, path)
@@ -91,17 +108,20 @@ def write_checksum(data_path, path):
 
 
 def _save_with_retry(obj, path, what):
-    """:func:`atomic_save` with BasicSR's three tries and its warning messages."""
+    """:func:`atomic_save` with BasicSR's three tries and warnings; :class:`CheckpointSaveError` if all fail."""
     logger = get_root_logger()
-    for remaining in (2, 1, 0):
+    for remaining in reversed(range(SAVE_TRIES)):
         try:
             atomic_save(obj, path)
             return
         except Exception as error:
             logger.warning(f'Save {what} error: {error}, remaining retry times: {remaining}')
-            if remaining:
-                time.sleep(1)
-    logger.warning(f'Still cannot save {path}. Just ignore it.')
+            if not remaining:
+                raise CheckpointSaveError(
+                    f'Cannot save the {what} {path} after {SAVE_TRIES} tries ({error}). Training stopped so that no '
+                    'training state is newer than its weights; free space (or fix the folder), then continue with '
+                    '--auto_resume, which resumes from the newest complete checkpoint.') from error
+            time.sleep(RETRY_DELAY_S)
 
 
 def rng_state():
@@ -142,13 +162,15 @@ def save_network(self, net, net_label, current_iter, param_key='params'):
     for net_, key in zip(nets, param_keys):
         state_dict = self.get_bare_model(net_).state_dict()
         save_dict[key] = OrderedDict((k[7:] if k.startswith('module.') else k, v.cpu()) for k, v in state_dict.items())
-        bad = [k for k, v in save_dict[key].items() if v.is_floating_point() and not torch.isfinite(v).all()]
+        bad = non_finite_keys(save_dict[key])
         if bad:
             raise NonFiniteWeightsError(
                 f'{net_label} ({key}) at iteration {current_iter} has NaN/inf weights in {len(bad)} tensor(s) '
                 f'({", ".join(bad[:3])}{", ..." if len(bad) > 3 else ""}): not saved, so the last good checkpoint '
                 f'stays the newest. Resume it with --auto_resume after lowering the learning rate or turning off fp16.')
     _save_with_retry(save_dict, save_path, 'model')
+    if isinstance(current_iter, int) and current_iter >= 0:  # a numbered save: its training state will list it
+        vars(self).setdefault('saved_networks', {}).setdefault(current_iter, []).append(os.path.basename(save_path))
 
 
 def training_state(self, epoch, current_iter):
@@ -164,17 +186,28 @@ def training_state(self, epoch, current_iter):
 
 @master_only
 def save_training_state(self, epoch, current_iter):
-    """Write ``self.training_state(...)`` to ``<iter>.state`` atomically (nothing for ``-1``)."""
+    """Write ``self.training_state(...)`` to ``<iter>.state`` atomically (nothing for ``-1``).
+
+    The state lists (``networks``) the files :func:`save_network` wrote for this iteration, which
+    ``--auto_resume`` requires to be present and intact.
+    """
     if current_iter == -1:
         return
     save_path = os.path.join(self.opt['path']['training_states'], f'{current_iter}.state')
-    _save_with_retry(self.training_state(epoch, current_iter), save_path, 'training state')
+    state = self.training_state(epoch, current_iter)
+    state['networks'] = sorted(vars(self).get('saved_networks', {}).pop(current_iter, []))
+    _save_with_retry(state, save_path, 'training state')
 
 
 def read_training_state(path, map_location='cpu'):
-    """Load a training state with ``weights_only=True``; :class:`TrainingStateError` if unusable."""
+    """Load a training state with ``weights_only=True``; :class:`TrainingStateError` if unusable.
+
+    Every tensor must be finite. A state without its ``.sha256`` is unverified: it is loaded whole
+    (``mmap`` off) and accepted with a warning.
+    """
+    verified = has_checksum(path)
     try:
-        state = load_torch_file(path, map_location)
+        state = load_torch_file(path, map_location, mmap=verified)
     except UnsafeWeightsError as error:
         raise TrainingStateError(f'Training state {path} holds objects that torch.load(weights_only=True) '
                                  f'refuses; save only tensors and plain Python values ({error})') from error
@@ -182,16 +215,30 @@ def read_training_state(path, map_location='cpu'):
         raise TrainingStateError(f'Training state {path} is unreadable (truncated or corrupt?): {error}') from error
     if not isinstance(state, dict) or any(key not in state for key in STATE_KEYS):
         raise TrainingStateError(f'Training state {path} lacks one of the keys {STATE_KEYS}')
+    try:
+        check_finite(state, path, 'the training state')
+    except NonFiniteWeightsError as error:
+        raise TrainingStateError(str(error)) from error
+    if not verified:
+        _unverified(path)
     return state
 
 
-def newest_training_state(folder, map_location='cpu', models_folder=None):
-    """``(path, state)`` of the highest-iteration ``<iter>.state`` in ``folder`` that loads.
+def _unverified(path):
+    message = (f'{path} has no checksum file ({os.path.basename(checksum_path(path))}): it is unverified; used '
+               'because it loads fully and its tensors are finite')
+    print(f'Warning: {message}', flush=True)
+    get_root_logger().warning(message)
 
-    Unreadable or corrupt files (checksum), and states whose networks
-    ``<models_folder>/net_*_<iter>.pth`` fail their checksum, are skipped with a
-    printed message (BasicSR's logger does not exist yet when it resumes), falling
-    back to the previous state; ``(None, None)`` when none loads.
+
+def newest_training_state(folder, map_location='cpu', models_folder=None):
+    """``(path, state)`` of the highest-iteration complete ``<iter>.state`` in ``folder``.
+
+    Unreadable, corrupt (checksum) or non-finite states, and, when ``models_folder`` is
+    given, states whose network files (those the state lists, else ``net_*_<iter>.pth``)
+    are missing, corrupt or non-finite, are skipped with a printed message (BasicSR's
+    logger does not exist yet when it resumes), falling back to the previous state;
+    ``(None, None)`` when none is complete.
     """
     if not os.path.isdir(folder):
         return None, None
@@ -200,18 +247,39 @@ def newest_training_state(folder, map_location='cpu', models_folder=None):
         path = os.path.join(folder, f'{current_iter}.state')
         try:
             state = read_training_state(path, map_location)
-            _verify_networks(models_folder, current_iter)
+            if models_folder:
+                verify_networks(models_folder, current_iter, state.get('networks'))
             return path, state
         except (TrainingStateError, ChecksumError) as error:
             print(f'Skipping training state {current_iter}: {error}; falling back to the previous one.', flush=True)
     return None, None
 
 
-def _verify_networks(models_folder, current_iter):
-    if models_folder and os.path.isdir(models_folder):
-        for name in sorted(os.listdir(models_folder)):
-            if name.startswith('net_') and name.endswith(f'_{current_iter}.pth'):
-                verify_checksum(os.path.join(models_folder, name))
+def verify_networks(models_folder, current_iter, names=None):
+    """Check the network files of iteration ``current_iter``; :class:`TrainingStateError` names what is wrong.
+
+    ``names``: the files the state lists (states written before the list existed: every
+    ``net_*_<iter>.pth`` in ``models_folder``, at least one). Each must exist and match its
+    checksum; one without a checksum must load and be finite (a warning says it is unverified).
+    """
+    found = os.listdir(models_folder) if os.path.isdir(models_folder) else []
+    if names is None:
+        names = sorted(n for n in found if n.startswith('net_') and n.endswith(f'_{current_iter}.pth'))
+        if not names:
+            raise TrainingStateError(f'no network file net_*_{current_iter}.pth in {models_folder}')
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise TrainingStateError(f'its network file(s) {", ".join(missing)} are missing from {models_folder}')
+    for name in names:
+        path = os.path.join(models_folder, name)
+        if has_checksum(path):
+            verify_checksum(path)
+            continue
+        try:
+            check_finite(load_torch_file(path, mmap=False), path)
+        except Exception as error:
+            raise TrainingStateError(f'unverified network file {path} is unusable: {error}') from error
+        _unverified(path)
 
 
 class ResumableSampler(EnlargedSampler):
@@ -281,6 +349,16 @@ def load_resume_state(opt):
             'rng': state.get('rng') if single else None,
         }
     return state
+
+
+def claim_and_load_resume_state(opt):
+    """Take the run folder's lock (:func:`~.run_folder.claim_run_folder`), then :func:`load_resume_state`.
+
+    The first thing ``train_pipeline`` does after parsing, in ``panini_arch/train.py`` and in
+    BasicSR's own ``train.py`` alike, before any folder is archived or made.
+    """
+    claim_run_folder(opt, opt['root_path'])
+    return load_resume_state(opt)
 
 
 # Scheduler attributes that are the run's position, taken from the state; every other attribute is the schedule

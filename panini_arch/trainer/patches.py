@@ -14,11 +14,19 @@ attribute that refers to the BasicSR function being replaced.
 * ``parse_options``: ``--local-rank`` accepted as ``--local_rank``; the options
   file read with :class:`panini_arch.utils.safe_load.OptionsLoader` (BasicSR's
   ``ordered_yaml`` loader builds any Python object a file names), then checked
-  by :func:`panini_arch.models.option_checks.check_options` before anything is
+  by :func:`panini_arch.trainer.run_folder.check_output_names` (``name`` is one folder name) and
+  :func:`panini_arch.models.option_checks.check_options` before anything is
   built (``train.degrade_on_device`` is first copied into ``datasets.train``, as BasicSR copies
   ``scale`` into every dataset, so one switch makes the train dataset hand over HQ faces and the
   model degrade them); ``create_train_val_dataloader`` refuses a loader that yields no batch.
-* ``BaseModel.load_network``: weights only (:func:`panini_arch.utils.safe_load.load_network`).
+* ``load_resume_state`` of ``basicsr.train``: a training's rank 0 first takes the run folder's
+  lock (:class:`~.run_folder.RunLock`), so BasicSR's own ``train.py`` takes it too.
+* ``mkdir_and_rename`` / ``make_exp_dirs``: only folders directly under ``experiments/``,
+  ``tb_logger/`` or ``results/`` are archived or created, the lock kept (:mod:`.run_folder`).
+* ``BaseModel.load_network``: weights only, finite (:func:`panini_arch.utils.safe_load.load_network`).
+* ``paired_paths_from_meta_info_file`` of ``PairedImageDataset``: entries of ``meta_info_file``
+  that lead out of ``dataroot_gt``/``dataroot_lq`` are refused by name
+  (:func:`panini_arch.utils.entry_paths.check_entries`).
 * ``imfrombytes`` of BasicSR's ``PairedImageDataset`` (the test harness): colour
   images through :func:`panini_arch.utils.image_io.decode_image`, so float and
   16-bit files are scaled, and truncated or animated ones refused, as everywhere.
@@ -27,7 +35,7 @@ attribute that refers to the BasicSR function being replaced.
   ``load_resume_state``, ``EnlargedSampler`` and RNG-neutral validation.
 
 BasicSR's ``train.py`` run as a script holds its own copies of
-``load_resume_state``, ``EnlargedSampler`` and ``build_model``; when the
+``load_resume_state``, ``EnlargedSampler``, ``build_model`` and the folder makers; when the
 plugin is first imported while that script runs (the ``plugin:`` tag of an
 options file), those are replaced too.
 """
@@ -46,17 +54,21 @@ import basicsr.data.data_sampler as _data_sampler
 import basicsr.data.paired_image_dataset as _paired_dataset
 import basicsr.models.base_model as _base_model
 import basicsr.utils.dist_util as _dist_util
+import basicsr.utils.misc as _misc
 import basicsr.utils.options as _options
 from basicsr.models import build_model as _basicsr_build_model
 
 from ..models.option_checks import check_options, check_train_loader
+from ..utils.entry_paths import check_entries
 from ..utils.image_io import decode_image
 from ..utils.safe_load import OptionsLoader, load_network
-from .checkpoint import (ResumableSampler, atomic_save, keep_rng_state, load_resume_state, resume_training,
+from .checkpoint import (ResumableSampler, atomic_save, claim_and_load_resume_state, keep_rng_state, resume_training,
                          save_network, save_training_state, training_state)
+from .run_folder import archive_and_create, check_output_names, make_exp_dirs
 
 _basicsr_ordered_yaml = _options.ordered_yaml
 _basicsr_imfrombytes = _paired_dataset.imfrombytes
+_basicsr_paired_paths_from_meta_info_file = _paired_dataset.paired_paths_from_meta_info_file
 
 _train = sys.modules['basicsr.train']
 _test = sys.modules['basicsr.test']
@@ -140,9 +152,10 @@ def share_degrade_on_device(opt):
 def _parse_and_check(parse_options):
 
     @functools.wraps(parse_options)
-    def wrapper(*args, **kwargs):
+    def wrapper(root_path, *args, **kwargs):
         sys.argv[1:] = [_dash_to_underscore(arg) for arg in sys.argv[1:]]
-        opt, parsed = parse_options(*args, **kwargs)
+        opt, parsed = parse_options(root_path, *args, **kwargs)
+        check_output_names(opt, root_path)
         check_options(share_degrade_on_device(opt), parsed.opt)
         return opt, parsed
 
@@ -169,6 +182,15 @@ def imfrombytes(content, flag='color', float32=False):
     return img.astype(np.float32) / 255. if float32 else img
 
 
+def paired_paths_from_meta_info_file(folders, keys, meta_info_file, filename_tmpl):
+    """BasicSR's function of that name; entries leading out of their folder raise ``OutsideRootError``."""
+    paths = _basicsr_paired_paths_from_meta_info_file(folders, keys, meta_info_file, filename_tmpl)
+    for folder, key in zip(folders, keys):
+        check_entries([os.path.relpath(p[f'{key}_path'], folder) for p in paths], folder,
+                      f'meta_info_file {meta_info_file}')
+    return paths
+
+
 def build_model(opt):
     """BasicSR's ``build_model``, with a validation that leaves the random states alone."""
     model = _basicsr_build_model(opt)
@@ -176,8 +198,9 @@ def build_model(opt):
     return model
 
 
-TRAIN_NAMES = {'load_resume_state': load_resume_state, 'EnlargedSampler': ResumableSampler, 'build_model': build_model,
-               'create_train_val_dataloader': create_train_val_dataloader}
+TRAIN_NAMES = {'load_resume_state': claim_and_load_resume_state, 'EnlargedSampler': ResumableSampler,
+               'build_model': build_model, 'create_train_val_dataloader': create_train_val_dataloader,
+               'make_exp_dirs': make_exp_dirs, 'mkdir_and_rename': archive_and_create}
 
 
 def _patch_basicsr_script():
@@ -198,11 +221,14 @@ def apply():
     base.load_network = load_network
     _options.ordered_yaml = ordered_yaml
     _paired_dataset.imfrombytes = imfrombytes
+    _paired_dataset.paired_paths_from_meta_info_file = paired_paths_from_meta_info_file
     base.save_network = save_network
     base.training_state = training_state
     base.save_training_state = save_training_state
     base.resume_training = resume_training
     _data_sampler.EnlargedSampler = ResumableSampler
+    _misc.mkdir_and_rename = archive_and_create
+    _test.make_exp_dirs = make_exp_dirs
     for name, value in TRAIN_NAMES.items():
         setattr(_train, name, value)
     if not hasattr(_options.parse_options, '__wrapped__'):

@@ -47,6 +47,27 @@ class ChecksumError(RuntimeError):
     """A file does not match the SHA-256 written beside it when it was saved."""
 
 
+class NonFiniteWeightsError(RuntimeError):
+    """Weights or a training state hold NaN or infinite values (the message names the file and tensors)."""
+
+
+def non_finite_keys(tree, prefix=''):
+    """Dotted names of the floating-point tensors in ``tree`` (nested dicts, lists, tuples) not all finite."""
+    if isinstance(tree, torch.Tensor):
+        return [prefix] if tree.is_floating_point() and not torch.isfinite(tree).all() else []
+    items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, (list, tuple)) else ()
+    return [name for key, value in items for name in non_finite_keys(value, f'{prefix}.{key}' if prefix else str(key))]
+
+
+def check_finite(tree, path, what='weights'):
+    """Raise :class:`NonFiniteWeightsError` naming ``path`` and the tensors of ``tree`` with NaN or inf."""
+    bad = non_finite_keys(tree)
+    if bad:
+        shown = ', '.join(bad[:8]) + (f', ... ({len(bad)} in all)' if len(bad) > 8 else '')
+        raise NonFiniteWeightsError(f'{path}: {what} hold NaN or infinite values in {shown}; refused (a damaged or '
+                                    'diverged file would give black or garbage outputs)')
+
+
 class OptionsLoader(yaml.SafeLoader):
     """YAML's safe loader (plain, ordered dicts) that knows one Python tag, the plugin line."""
 
@@ -95,11 +116,11 @@ def load_options(path):
         return load_options_text(f.read(), path)
 
 
-def load_torch_file(path, map_location='cpu'):
+def load_torch_file(path, map_location='cpu', mmap=None):
     """``torch.load(path, map_location, weights_only=True)``; tensors and plain values only, never code.
 
-    Zip-format files (every ``torch.save`` since torch 1.6) are memory-mapped: tensors nobody reads
-    (an optimizer state, a discriminator) are never brought into memory.
+    Zip-format files (every ``torch.save`` since torch 1.6) are memory-mapped unless ``mmap`` is False:
+    tensors nobody reads (an optimizer state, a discriminator) are never brought into memory.
 
     Raises:
         UnsafeWeightsError: the file pickles other objects (the message names the file).
@@ -107,12 +128,18 @@ def load_torch_file(path, map_location='cpu'):
     """
     verify_checksum(path)
     try:
-        return torch.load(path, map_location=map_location, weights_only=True, mmap=zipfile.is_zipfile(path))
+        mmap = zipfile.is_zipfile(path) if mmap is None else mmap and zipfile.is_zipfile(path)
+        return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as error:
         lines = [line.strip() for line in str(error).splitlines() if 'WeightsUnpickler error' in line]
         raise UnsafeWeightsError(f'{path} holds pickled objects that are not tensors or plain values, so it was not '
                                  f'loaded (weights-only loading never runs code from a file). '
                                  f'{lines[0] if lines else error}') from error
+
+
+def has_checksum(path):
+    """Whether ``<path>.sha256`` exists (a file without one is unverified)."""
+    return os.path.isfile(checksum_path(path))
 
 
 def checksum_path(path):
@@ -145,7 +172,8 @@ def load_network(self, net, load_path, strict=True, param_key='params'):
     """BasicSR 1.4.2's ``BaseModel.load_network`` reading ``load_path`` with :func:`load_torch_file`.
 
     ``param_key`` picks the entry (``params_ema`` falls back to ``params`` when absent; None: the
-    file is the state dict); a ``module.`` prefix is removed; ``strict`` as in ``load_state_dict``.
+    file is the state dict); a ``module.`` prefix is removed; ``strict`` as in ``load_state_dict``;
+    NaN or infinite weights raise :class:`NonFiniteWeightsError`.
     """
     logger = get_root_logger()
     net = self.get_bare_model(net)
@@ -159,5 +187,6 @@ def load_network(self, net, load_path, strict=True, param_key='params'):
         load_net = load_net[param_key]
     logger.info(f'Loading {net.__class__.__name__} model from {load_path}, with param key: [{param_key}].')
     load_net = {(k[7:] if k.startswith('module.') else k): v for k, v in load_net.items()}
+    check_finite(load_net, load_path, f'{net.__class__.__name__} weights')
     self._print_different_keys_loading(net, load_net, strict)
     net.load_state_dict(load_net, strict=strict)
