@@ -28,7 +28,7 @@ TEST = os.path.join(REPO, 'panini_arch', 'test.py')
 FACES = os.path.join(REPO, 'data', 'faces_tiny')
 HOOKS = os.path.join(TESTS, 'hooks')
 TAGS = 'plugin: !!python/name:panini_arch.trainer.__name__\n'
-HOOKS_TAG = 'test_hooks: !!python/name:training_hooks.__name__\n'  # for BasicSR's own loader, which builds any tag
+HOOKS_TAG = 'test_hooks: !!python/name:training_hooks.__name__\n'  # BasicSR's own loader, above the plugin line
 TORCHRUN = (sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2')
 
 

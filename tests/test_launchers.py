@@ -248,7 +248,7 @@ def test_unmodified_basicsr_train_script_with_plugin_tag(tmp_path, pairs_root):
     os.makedirs(os.path.dirname(script))
     shutil.copyfile(os.path.join(os.path.dirname(basicsr.__file__), 'train.py'), script)
     opt = sr_options(pairs_root)
-    options = write_options(os.path.join(root, 'options'), opt, TAGS + HOOKS_TAG)
+    options = write_options(os.path.join(root, 'options'), opt, HOOKS_TAG + TAGS)
     killed = run(root, [sys.executable, script, '-opt', options], path=[startup], PANINI_TEST_KILL_AFTER_ITER='4')
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
 

@@ -26,6 +26,9 @@ attribute that refers to the BasicSR function being replaced.
   ``BaseModel.save_network`` / ``save_training_state`` / ``training_state``,
   ``load_resume_state``, ``EnlargedSampler`` and RNG-neutral validation.
 
+``--force_yml`` takes literal values only, and a BasicSR ``parse_options`` running when the
+plugin is imported reads the rest of its file safely (:mod:`panini_arch.trainer.basicsr_options`).
+
 BasicSR's ``train.py`` run as a script holds its own copies of
 ``load_resume_state``, ``EnlargedSampler`` and ``build_model``; when the
 plugin is first imported while that script runs (the ``plugin:`` tag of an
@@ -52,6 +55,7 @@ from basicsr.models import build_model as _basicsr_build_model
 from ..models.option_checks import check_options, check_train_loader
 from ..utils.image_io import decode_image
 from ..utils.safe_load import OptionsLoader, load_network
+from . import basicsr_options
 from .checkpoint import (ResumableSampler, atomic_save, keep_rng_state, load_resume_state, resume_training,
                          save_network, save_training_state, training_state)
 
@@ -210,6 +214,7 @@ def apply():
         for module in (_options, _train, _test):
             module.parse_options = parse_options
     _patch_basicsr_script()
+    basicsr_options.apply()
 
 
 __all__ = ['apply', 'atomic_save', 'build_model', 'dist_backend', 'init_dist', 'model_to_device']
