@@ -26,7 +26,8 @@ attribute that refers to the BasicSR function being replaced.
   ``BaseModel.save_network`` / ``save_training_state`` / ``training_state``,
   ``load_resume_state``, ``EnlargedSampler`` and RNG-neutral validation.
 
-``--force_yml`` takes literal values only, and a BasicSR ``parse_options`` running when the
+BasicSR's LMDB back-end opens stores read-only after a size check
+(:mod:`panini_arch.data.lmdb_store`). ``--force_yml`` takes literal values only, and a BasicSR ``parse_options`` running when the
 plugin is imported reads the rest of its file safely (:mod:`panini_arch.trainer.basicsr_options`).
 
 BasicSR's ``train.py`` run as a script holds its own copies of
@@ -52,6 +53,7 @@ import basicsr.utils.dist_util as _dist_util
 import basicsr.utils.options as _options
 from basicsr.models import build_model as _basicsr_build_model
 
+from ..data import lmdb_store
 from ..models.option_checks import check_options, check_train_loader
 from ..utils.image_io import decode_image
 from ..utils.safe_load import OptionsLoader, load_network
@@ -215,6 +217,7 @@ def apply():
             module.parse_options = parse_options
     _patch_basicsr_script()
     basicsr_options.apply()
+    lmdb_store.apply()
 
 
 __all__ = ['apply', 'atomic_save', 'build_model', 'dist_backend', 'init_dist', 'model_to_device']
