@@ -8,6 +8,7 @@ what every rank holds at the end (see ``training_hooks.py``).
 """
 import copy
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -111,6 +112,22 @@ def write_options(folder, opt, tags=TAGS):
     with open(path, 'w') as f:
         f.write(tags + yaml.safe_dump(opt, sort_keys=False))
     return path
+
+
+def basicsr_train_script(root):
+    """BasicSR's ``train.py`` copied verbatim to ``root/basicsr/``; returns it and a start-up folder for ``run``'s
+    ``path``, whose ``sitecustomize`` aliases the torchvision module pip's basicsr 1.4.2 imports (BasicSR's checkout
+    fixed that import, XPixelGroup/BasicSR#650) without importing panini_arch."""
+    import basicsr
+    startup = os.path.join(root, 'startup')
+    os.makedirs(startup)
+    with open(os.path.join(startup, 'sitecustomize.py'), 'w') as f:
+        f.write('import sys\nimport torchvision.transforms._functional_tensor as new\n'
+                "sys.modules['torchvision.transforms.functional_tensor'] = new\n")
+    script = os.path.join(root, 'basicsr', 'train.py')
+    os.makedirs(os.path.dirname(script))
+    shutil.copyfile(os.path.join(os.path.dirname(basicsr.__file__), 'train.py'), script)
+    return script, startup
 
 
 def run(cwd, args, path=(), **env):

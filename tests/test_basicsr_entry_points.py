@@ -5,31 +5,15 @@ BasicSR's ``train.py`` reads options with a loader that builds any Python object
 file. ``--force_yml`` is BasicSR's ``exec``/``eval`` of its text; with the plugin it carries out
 ``opt["a"]["b"]=value`` with a literal value only, under both entry points (same functions).
 """
-import os
-import shutil
 import sys
 
 import pytest
 
-import basicsr
 import basicsr.utils.options as basicsr_options
 import panini_arch.trainer  # noqa: F401  (applies the fixes in this process)
-from conftest import TAGS, run
+from conftest import TAGS, basicsr_train_script, run
 from panini_arch.models.option_checks import OptionError
 from panini_arch.trainer.basicsr_options import literal_value
-
-
-def basicsr_train_script(root):
-    """BasicSR's ``train.py`` copied verbatim under ``root``, plus the torchvision alias it needs to import."""
-    startup = os.path.join(root, 'startup')
-    os.makedirs(startup)
-    with open(os.path.join(startup, 'sitecustomize.py'), 'w') as f:
-        f.write('import sys\nimport torchvision.transforms._functional_tensor as new\n'
-                "sys.modules['torchvision.transforms.functional_tensor'] = new\n")
-    script = os.path.join(root, 'basicsr', 'train.py')
-    os.makedirs(os.path.dirname(script))
-    shutil.copyfile(os.path.join(os.path.dirname(basicsr.__file__), 'train.py'), script)
-    return script, startup
 
 
 def write(path, text):

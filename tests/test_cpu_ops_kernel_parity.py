@@ -13,6 +13,7 @@ import torch
 
 import panini_arch  # noqa: F401  (rebinds BasicSR's ops)
 from basicsr.ops.upfirdn2d.upfirdn2d import upfirdn2d_native
+from gfpgan.archs.gfpganv1_arch import GFPGANv1
 from panini_arch.ops.fused_act import fused_leaky_relu
 from panini_arch.ops.upfirdn2d import upfirdn2d
 
@@ -58,10 +59,9 @@ def test_upfirdn2d_matches_basicsr_native_over_up_down_pads_and_kernels():
 @pytest.mark.parametrize('options', [dict(different_w=True), dict(different_w=True, sft_half=True),
                                      dict(input_is_latent=True, different_w=True)])
 def test_gfpgan_v1_original_architecture_runs_forward_on_cpu(options):
-    gfpganv1_arch = pytest.importorskip('gfpgan.archs.gfpganv1_arch')
     torch.manual_seed(0)
-    net = gfpganv1_arch.GFPGANv1(out_size=32, num_style_feat=32, channel_multiplier=1, decoder_load_path=None,
-                                 fix_decoder=False, num_mlp=2, narrow=0.25, **options).eval()
+    net = GFPGANv1(out_size=32, num_style_feat=32, channel_multiplier=1, decoder_load_path=None,
+                   fix_decoder=False, num_mlp=2, narrow=0.25, **options).eval()
     with torch.no_grad():
         image, _ = net(torch.rand(2, 3, 32, 32), return_rgb=False)
     assert image.shape == (2, 3, 32, 32) and torch.isfinite(image).all()

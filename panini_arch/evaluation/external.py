@@ -15,6 +15,7 @@ from ..metrics.metric_runner import MetricRunner
 from ..metrics.resize_policy import resize_bicubic
 from ..models.face_test_model import raise_failures
 from ..utils.image_io import BadImageError, list_images
+from ..utils.output_paths import OutputGuard
 from .analysis import load_batch
 
 DEFAULT_METRICS = {
@@ -59,7 +60,8 @@ def evaluate_outputs(restored_dir, gt_dir, name, results_root='results', metric_
         dict: the summary written.
 
     Raises:
-        ValueError: no restored image matches a GT image.
+        ValueError: no restored image matches a GT image; the summary would resolve into ``restored_dir`` or
+            ``gt_dir``, links included (:class:`panini_arch.utils.output_paths.OutputIntoInputError`).
         EvaluationFailures: some images could not be read or some metric values failed; the summary of
             the rest was written first.
     """
@@ -71,6 +73,9 @@ def evaluate_outputs(restored_dir, gt_dir, name, results_root='results', metric_
     if not pairs:
         raise ValueError(f'No image of {restored_dir} has a GT image of the same name in {gt_dir}')
     dataset = dataset or os.path.basename(os.path.normpath(gt_dir))
+    guard = OutputGuard([restored_dir, gt_dir])
+    folder = guard.check(os.path.join(results_root, name))
+    path = guard.check(os.path.join(folder, f'metrics_{dataset}.json'))
     metrics = MetricRunner(metric_opts if metric_opts is not None else DEFAULT_METRICS)
     done, failed = [], []
     for stem, restored_path, gt_path in pairs:
@@ -90,10 +95,8 @@ def evaluate_outputs(restored_dir, gt_dir, name, results_root='results', metric_
                                                                   for stem, reason in failed],
         'unmatched': {'restored': restored_only, 'gt': gt_only},
     }
-    folder = os.path.join(results_root, name)
     os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, f'metrics_{dataset}.json')
-    with open(path, 'w', encoding='utf-8') as f:
+    with open(guard.check(path), 'w', encoding='utf-8') as f:
         json.dump(summary, f, indent=2)
     echo(f'{name} on {dataset} ({len(done)} images): {json.dumps(summary["metrics"])}. Summary: {path}')
     raise_failures(dataset, len(done), failed, metrics.failures, path)

@@ -1,4 +1,4 @@
-"""BasicSR's own ``parse_options`` made safe from inside the plugin: the options after the plugin line, and ``--force_yml``.
+"""BasicSR's own ``parse_options`` made safe from inside the plugin: options after the plugin line, ``--force_yml``.
 
 BasicSR 1.4.2's ``train.py``/``test.py`` read the options file with
 ``yaml.load(f, Loader=CLoader)``, a loader that builds any Python object a tag
