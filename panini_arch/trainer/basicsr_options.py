@@ -32,7 +32,7 @@ import basicsr.utils.options as _options
 import yaml
 
 from ..models.option_checks import OptionError
-from ..utils.safe_load import MAX_OPTIONS_BYTES, OptionsLoader, UnsafeOptionsError, check_alias_expansion
+from ..utils.safe_load import OptionsLoader, check_alias_expansion, check_options_size
 
 _basicsr_postprocess_yml_value = _options._postprocess_yml_value
 FORCED_STATEMENT = re.compile(r'opt((?:\["[A-Za-z0-9_.\-]+"\])+)=value')
@@ -97,9 +97,8 @@ def secure_running_load():
     loader, root = document['self'], document['node']
     parse = _caller_locals('parse_options', lambda names: isinstance(getattr(names.get('args'), 'opt', None), str))
     name = parse['args'].opt if parse is not None else '<options>'
-    if os.path.isfile(name) and os.path.getsize(name) > MAX_OPTIONS_BYTES:
-        raise UnsafeOptionsError(f'{name}: refused; {os.path.getsize(name)} bytes, more than the '
-                                 f'{MAX_OPTIONS_BYTES} allowed in an options file')
+    if os.path.isfile(name):
+        check_options_size(name)
     check_alias_expansion(root, name)
     cls = type(loader)
     loader.__class__ = type(f'Safe{cls.__name__}', (cls, ), {

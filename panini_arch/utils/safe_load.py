@@ -70,7 +70,6 @@ class OptionsLoader(yaml.SafeLoader):
             f'{self.name}, line {node.start_mark.line + 1}: refused YAML tag {_short(node.tag)}. Options files may '
             f'hold plain values only; the one Python tag accepted is the plugin line ({accepted}).')
 
-
     def construct_document(self, node):
         """Refuse an alias bomb (see :func:`check_alias_expansion`), then build the document."""
         check_alias_expansion(node, self.name)
@@ -79,7 +78,8 @@ class OptionsLoader(yaml.SafeLoader):
 
 def check_alias_expansion(root, name):
     """Raise :class:`UnsafeOptionsError` when aliases in the node tree ``root`` would add more than
-    :data:`MAX_ALIAS_NODES` nodes once expanded, or make it recursive. Linear in the distinct nodes."""
+    :data:`MAX_ALIAS_NODES` nodes once expanded, or make it recursive, or when it is nested too deeply
+    to walk. Linear in the distinct nodes."""
     sizes, open_nodes = {}, set()
 
     def expanded(node):
@@ -89,13 +89,18 @@ def check_alias_expansion(root, name):
             raise UnsafeOptionsError(f'{name}, line {node.start_mark.line + 1}: refused a recursive alias (a '
                                      'node that contains itself); options files hold plain trees')
         open_nodes.add(id(node))
-        children = node.value if isinstance(node, yaml.SequenceNode) else \
-            [item for pair in node.value for item in pair] if isinstance(node, yaml.MappingNode) else []
+        if isinstance(node, yaml.MappingNode):
+            children = [item for pair in node.value for item in pair]
+        else:
+            children = node.value if isinstance(node, yaml.SequenceNode) else []
         sizes[id(node)] = 1 + sum(expanded(child) for child in children)
         open_nodes.discard(id(node))
         return sizes[id(node)]
 
-    added = expanded(root) - len(sizes)
+    try:
+        added = expanded(root) - len(sizes)
+    except RecursionError:
+        raise UnsafeOptionsError(f'{name}: refused; nested too deeply to read') from None
     if added > MAX_ALIAS_NODES:
         raise UnsafeOptionsError(f'{name}: refused; its aliases (*name) expand it by {added} nodes, more than the '
                                  f'{MAX_ALIAS_NODES} allowed (an alias bomb grows memory without bound)')
@@ -103,6 +108,14 @@ def check_alias_expansion(root, name):
 
 OptionsLoader.add_multi_constructor(PYTHON_TAG, OptionsLoader.construct_plugin)
 OptionsLoader.add_multi_constructor('', OptionsLoader.refuse)
+
+
+def check_options_size(path):
+    """Raise :class:`UnsafeOptionsError` when the file ``path`` is over :data:`MAX_OPTIONS_BYTES`."""
+    size = os.path.getsize(path)
+    if size > MAX_OPTIONS_BYTES:
+        raise UnsafeOptionsError(f'{path}: refused; {size} bytes, more than the {MAX_OPTIONS_BYTES} allowed in an '
+                                 'options file')
 
 
 def load_options_text(text, name='<options>'):
@@ -132,9 +145,7 @@ def load_options(path):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f'Options file not found: {path}')
-    if os.path.getsize(path) > MAX_OPTIONS_BYTES:
-        raise UnsafeOptionsError(f'{path}: refused; {os.path.getsize(path)} bytes, more than the '
-                                 f'{MAX_OPTIONS_BYTES} allowed in an options file')
+    check_options_size(path)
     with open(path, encoding='utf-8') as f:
         return load_options_text(f.read(MAX_OPTIONS_BYTES + 1), path)
 
