@@ -169,3 +169,15 @@ def test_shipped_options_have_no_unknown_sections():
         known_or_other = [key for key in opt if key not in panini_arch.models.option_checks.TOP_KEYS
                           and not key.startswith('network_')]
         assert not known_or_other, (name, known_or_other)
+
+
+def test_make_lmdb_refuses_to_resume_a_truncated_store_or_write_into_its_input(store, tmp_path):
+    faces = store.parent / 'faces'
+    size = os.path.getsize(store / 'data.mdb')
+    damaged = damaged_copy(store, tmp_path / 'faces.lmdb', keep=size // 2)
+    with pytest.raises(DamagedStoreError, match='truncated'):
+        make_lmdb(str(faces), damaged, progress=False)
+    (tmp_path / 'linked.lmdb').symlink_to(faces, target_is_directory=True)
+    with pytest.raises(ValueError, match='is the input'):
+        make_lmdb(str(faces), str(tmp_path / 'linked.lmdb'), progress=False)
+    assert sorted(os.listdir(faces)) == [f'{i:04d}.png' for i in range(6)]
