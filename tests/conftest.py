@@ -114,19 +114,19 @@ def write_options(folder, opt, tags=TAGS):
     return path
 
 
-def basicsr_train_script(root):
-    """BasicSR's ``train.py`` copied verbatim to ``root/basicsr/``; returns it and a start-up folder for ``run``'s
-    ``path``, whose ``sitecustomize`` aliases the torchvision module pip's basicsr 1.4.2 imports (BasicSR's checkout
-    fixed that import, XPixelGroup/BasicSR#650) without importing panini_arch."""
+def basicsr_script(root, name='train.py'):
+    """BasicSR's ``name`` (``train.py``, ``test.py``) copied verbatim to ``root/basicsr/``; returns it and a
+    start-up folder for ``run``'s ``path``, whose ``sitecustomize`` aliases the torchvision module pip's basicsr
+    1.4.2 imports (BasicSR's checkout fixed that import, XPixelGroup/BasicSR#650) without importing panini_arch."""
     import basicsr
     startup = os.path.join(root, 'startup')
     os.makedirs(startup)
     with open(os.path.join(startup, 'sitecustomize.py'), 'w') as f:
         f.write('import sys\nimport torchvision.transforms._functional_tensor as new\n'
                 "sys.modules['torchvision.transforms.functional_tensor'] = new\n")
-    script = os.path.join(root, 'basicsr', 'train.py')
+    script = os.path.join(root, 'basicsr', name)
     os.makedirs(os.path.dirname(script))
-    shutil.copyfile(os.path.join(os.path.dirname(basicsr.__file__), 'train.py'), script)
+    shutil.copyfile(os.path.join(os.path.dirname(basicsr.__file__), name), script)
     return script, startup
 
 

@@ -11,7 +11,7 @@ import pytest
 
 import basicsr.utils.options as basicsr_options
 import panini_arch.trainer  # noqa: F401  (applies the fixes in this process)
-from conftest import TAGS, basicsr_train_script, run
+from conftest import TAGS, basicsr_script, run
 from panini_arch.models.option_checks import OptionError
 from panini_arch.trainer.basicsr_options import literal_value
 
@@ -22,9 +22,10 @@ def write(path, text):
     return str(path)
 
 
-def test_tag_after_the_plugin_line_does_not_run_under_basicsr_train_script(tmp_path):
+@pytest.mark.parametrize('name', ['train.py', 'test.py'])
+def test_tag_after_the_plugin_line_does_not_run_under_basicsr_scripts(tmp_path, name):
     marker = tmp_path / 'MARKER'
-    script, startup = basicsr_train_script(str(tmp_path))
+    script, startup = basicsr_script(str(tmp_path), name)
     options = write(tmp_path / 'opt.yml', TAGS + 'name: hostile\nmodel_type: SRModel\ndatasets:\n  train:\n'
                     f'    name: !!python/object/apply:os.system ["touch {marker}"]\n')
     result = run(str(tmp_path), [sys.executable, script, '-opt', options], path=[startup])
@@ -35,7 +36,7 @@ def test_tag_after_the_plugin_line_does_not_run_under_basicsr_train_script(tmp_p
 
 def test_force_yml_list_is_not_evaluated_under_basicsr_train_script(tmp_path):
     marker = tmp_path / 'MARKER'
-    script, startup = basicsr_train_script(str(tmp_path))
+    script, startup = basicsr_script(str(tmp_path))
     options = write(tmp_path / 'opt.yml', TAGS + 'name: hostile\nmodel_type: SRModel\ntrain: {ema_decay: 0.9}\n')
     args = [sys.executable, script, '-opt', options, '--force_yml',
             f"train:ema_decay=[__import__('os').system('touch {marker}')]"]

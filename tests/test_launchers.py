@@ -17,7 +17,7 @@ import sys
 import pytest
 import torch
 
-from conftest import (FACES, HOOKS_TAG, REPO, TAGS, TEST, TORCHRUN, TRAIN, assert_same_weights, basicsr_train_script,
+from conftest import (FACES, HOOKS_TAG, REPO, TAGS, TEST, TORCHRUN, TRAIN, assert_same_weights, basicsr_script,
                       check, free_port, load_params, panini_model, panini_tiny_options, read_options, run, sr_options,
                       write_options)
 from panini_arch.trainer.checkpoint import read_training_state
@@ -238,7 +238,7 @@ def test_unmodified_basicsr_train_script_with_plugin_tag(tmp_path, pairs_root):
     stands in for that fix. Everything else comes from the ``plugin:`` tag.
     """
     root = str(tmp_path)
-    script, startup = basicsr_train_script(root)
+    script, startup = basicsr_script(root)
     opt = sr_options(pairs_root)
     options = write_options(os.path.join(root, 'options'), opt, HOOKS_TAG + TAGS)
     killed = run(root, [sys.executable, script, '-opt', options], path=[startup], PANINI_TEST_KILL_AFTER_ITER='4')
