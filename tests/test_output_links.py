@@ -6,6 +6,7 @@ Each writer is given an output tree where a sub-folder (or file) is a symbolic l
 Each refuses with the resolved path, and the inputs keep their bytes.
 """
 import hashlib
+import json
 import os
 
 import cv2
@@ -101,4 +102,39 @@ def test_evaluation_summary_never_lands_in_the_gt_folder(faces, tmp_path):
     before = checksums(faces)
     with pytest.raises(OutputIntoInputError, match='is the input'):
         evaluate_outputs(str(faces), str(faces), 'run', str(results), echo=lambda *a: None)
+    assert checksums(faces) == before
+
+
+def test_harness_never_saves_restored_images_into_the_gt_folder(faces, tmp_path):
+    """``FaceTestModel`` whose ``visualization/<dataset>`` (or one result file) links into the GT folder."""
+    from basicsr.data import build_dataset
+    from basicsr.models import build_model
+
+    from panini_arch.archs.presets import PRESETS
+    from panini_arch.models.face_test_model import EvaluationFailures
+    results = tmp_path / 'results'
+    (results / 'visualization').mkdir(parents=True)
+    (results / 'visualization' / 'faces').symlink_to(faces, target_is_directory=True)
+    dataset_opt = {'name': 'faces', 'type': 'PairedImageDataset', 'phase': 'test', 'scale': 1,
+                   'dataroot_lq': str(faces), 'dataroot_gt': str(faces), 'io_backend': {'type': 'disk'}}
+    opt = {'name': 'linked', 'model_type': 'FaceTestModel', 'num_gpu': 0, 'is_train': False, 'dist': False,
+           'network_g': dict(type='PaniniNet', **PRESETS['tiny']), 'random_weights': True, 'datasets': {},
+           'path': {'pretrain_network_g': None, 'results_root': str(results),
+                    'visualization': str(results / 'visualization')},
+           'val': {'input_size': 64, 'num_workers': 0, 'batch_size': 2,
+                   'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': 0}}}}
+    before = checksums(faces)
+    model = build_model(opt)
+    loader = type('Loader', (), {'dataset': build_dataset(dataset_opt)})()
+    with pytest.raises(OutputIntoInputError, match='visualization/faces is the input'):
+        model.validation(loader, 0, None, save_img=True)
+    assert checksums(faces) == before
+    (results / 'visualization' / 'faces').unlink()
+    (results / 'visualization' / 'faces').mkdir()
+    (results / 'visualization' / 'faces' / '0.png').symlink_to(faces / '1.png')  # one result file linked
+    with pytest.raises(EvaluationFailures):
+        model.validation(loader, 0, None, save_img=True)
+    summary = json.loads((results / 'metrics_faces.json').read_text())
+    assert [item['image'] for item in summary['failed']] == [str(faces / '0.png')]
+    assert 'mix with the inputs' in summary['failed'][0]['reason'] and summary['images'] == ['1']
     assert checksums(faces) == before

@@ -84,7 +84,9 @@ class FaceTestModel(BaseModel):
                             num_workers=val_opt.get('num_workers', 0), collate_fn=collate_items)
         metrics = MetricRunner(val_opt.get('metrics'))
         guard = OutputGuard([dataset.opt.get('dataroot_lq'), dataset.opt.get('dataroot_gt')])
-        image_folder = guard.check(osp.join(self.opt['path']['visualization'], dataset_name))
+        image_folder = osp.join(self.opt['path']['visualization'], dataset_name)
+        if save_img:
+            guard.check(image_folder)  # before any work: a results folder linked into the inputs
         net_seconds, done, failed = 0.0, [], []
         progress = tqdm(total=len(dataset), unit='img', desc=self.opt['name'])
         for batch, errors in loader:
