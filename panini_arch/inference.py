@@ -34,6 +34,7 @@ from .restoration.face_detect import DETECTORS, MIN_FACE_SIDE, YUNET_FILE, FaceD
 from .restoration.face_restorer import PaniniRestorer
 from .restoration.paste_back import resize_in_strips
 from .utils.image_io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, read_photo
+from .utils.output_paths import OutputGuard
 from .utils.safe_load import UnsafeOptionsError, UnsafeWeightsError
 
 
@@ -217,14 +218,6 @@ def make_restorer(args):
                           channels_last=args.channels_last, background=background, draw_box=args.draw_box)
 
 
-def check_output_folder(input_path, output):
-    """Refuse an output folder that is, or contains, the input: results would overwrite or mix with it."""
-    source, target = os.path.realpath(input_path), os.path.realpath(output)
-    if source == target or source.startswith(target.rstrip(os.sep) + os.sep):
-        raise ValueError(f'The output folder {output} contains the input {input_path}: restored files could '
-                         'overwrite the inputs. Choose an output folder outside the input.')
-
-
 def output_stems(inputs):
     """One distinct output stem per input: the file stem, or ``<stem>_<ext>`` where stems collide."""
     counts = {}
@@ -243,19 +236,23 @@ def output_stems(inputs):
 
 
 class OutputWriter:
-    """Write GFPGAN-style output folders under ``root``; every file whole or not at all."""
+    """Write GFPGAN-style output folders under ``root``; every file whole or not at all, none into the inputs.
 
-    def __init__(self, root, ext, suffix):
-        self.root = Path(root)
+    ``guard`` (:class:`panini_arch.utils.output_paths.OutputGuard`) resolves every folder and file
+    (links included) before it is written; one that would land in the inputs raises.
+    """
+
+    def __init__(self, root, ext, suffix, guard):
+        self.root = Path(guard.check_root(root))
         self.ext = ext
         self.suffix = f'_{suffix}' if suffix else ''
+        self.guard = guard
         for sub in ('cropped_faces', 'restored_faces', 'cmp', 'restored_imgs'):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
+            guard.check(self.root / sub).mkdir(parents=True, exist_ok=True)
 
-    @staticmethod
-    def write(path, img):
+    def write(self, path, img):
         """Encode ``img`` for ``path``'s extension and write it atomically; OSError naming it on failure."""
-        path = Path(path)
+        path = Path(self.guard.check(path))
         try:
             ok, data = cv2.imencode(path.suffix, img)
         except cv2.error as error:
@@ -359,7 +356,7 @@ def restore_video(restorer, writer, path, stem, aligned):
         raise ValueError(f'Cannot open video {path}')
     fps = capture.get(cv2.CAP_PROP_FPS) or 25
     total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
-    out_path = writer.root / 'restored_imgs' / f'{stem}{writer.suffix or "_restored"}.mp4'
+    out_path = writer.guard.check(writer.root / 'restored_imgs' / f'{stem}{writer.suffix or "_restored"}.mp4')
     tmp_path = out_path.with_name(f'.{out_path.stem}.{os.getpid()}.tmp.mp4')
     video_writer = None
     faces = frames = 0
@@ -386,7 +383,7 @@ def restore_video(restorer, writer, path, stem, aligned):
         if video_writer is None:
             raise ValueError(f'No frame could be read from video {path}')
         video_writer.release()
-        os.replace(tmp_path, out_path)
+        os.replace(tmp_path, writer.guard.check(out_path))
     finally:
         capture.release()
         if tmp_path.exists():
@@ -485,9 +482,10 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         inputs, ignored = list_inputs(args.input)
-        check_output_folder(args.input, args.output)
+        guard = OutputGuard([args.input, *inputs])
+        guard.check_root(args.output)  # before the network is loaded
         restorer = make_restorer(args)
-        writer = OutputWriter(args.output, args.ext, args.suffix)
+        writer = OutputWriter(args.output, args.ext, args.suffix, guard)
     except (OSError, ValueError, ImportError, RuntimeError, UnsafeOptionsError, UnsafeWeightsError) as error:
         print(f'Error: {error}', file=sys.stderr)
         return 2

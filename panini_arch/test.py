@@ -17,6 +17,7 @@ from basicsr.test import test_pipeline  # noqa: E402
 from panini_arch.archs.precision import CHANNELS_LAST_CHOICES, PRECISIONS  # noqa: E402
 from panini_arch.models.face_test_model import EvaluationFailures  # noqa: E402
 from panini_arch.models.option_checks import OptionError  # noqa: E402
+from panini_arch.utils.output_paths import OutputIntoInputError  # noqa: E402
 from panini_arch.utils.safe_load import NonFiniteWeightsError, UnsafeOptionsError  # noqa: E402
 
 
@@ -38,15 +39,16 @@ def precision_to_force_yml(argv):
 def main():
     """Run ``basicsr.test.test_pipeline`` with the working directory as root path.
 
-    An options file that is refused (a Python tag) or invalid (``option_checks``, the run ``name``)
-    stops with its message and exit status 2; weights holding NaN or inf stop with the file and
-    tensors named and status 1, before any image is scored; an evaluation in which some images or
-    metrics failed (the rest written) ends with the list and status 1.
+    An options file that is refused (a Python tag) or invalid (``option_checks``, the run ``name``), or a
+    results folder that resolves into the inputs, stops with its message and exit status 2; weights
+    holding NaN or inf stop with the file and tensors named and status 1, before any image is scored;
+    an evaluation in which some images or metrics failed (the rest written) ends with the list and
+    status 1.
     """
     sys.argv[1:] = precision_to_force_yml(sys.argv[1:])
     try:
         test_pipeline(os.getcwd())
-    except (UnsafeOptionsError, OptionError) as error:
+    except (UnsafeOptionsError, OptionError, OutputIntoInputError) as error:
         print(f'Error: {error}', file=sys.stderr)
         sys.exit(2)
     except NonFiniteWeightsError as error:

@@ -8,6 +8,7 @@ what every rank holds at the end (see ``training_hooks.py``).
 """
 import copy
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -28,7 +29,7 @@ TEST = os.path.join(REPO, 'panini_arch', 'test.py')
 FACES = os.path.join(REPO, 'data', 'faces_tiny')
 HOOKS = os.path.join(TESTS, 'hooks')
 TAGS = 'plugin: !!python/name:panini_arch.trainer.__name__\n'
-HOOKS_TAG = 'test_hooks: !!python/name:training_hooks.__name__\n'  # for BasicSR's own loader, which builds any tag
+HOOKS_TAG = 'test_hooks: !!python/name:training_hooks.__name__\n'  # BasicSR's own loader, above the plugin line
 TORCHRUN = (sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2')
 
 
@@ -111,6 +112,22 @@ def write_options(folder, opt, tags=TAGS):
     with open(path, 'w') as f:
         f.write(tags + yaml.safe_dump(opt, sort_keys=False))
     return path
+
+
+def basicsr_script(root, name='train.py'):
+    """BasicSR's ``name`` (``train.py``, ``test.py``) copied verbatim to ``root/basicsr/``; returns it and a
+    start-up folder for ``run``'s ``path``, whose ``sitecustomize`` aliases the torchvision module pip's basicsr
+    1.4.2 imports (BasicSR's checkout fixed that import, XPixelGroup/BasicSR#650) without importing panini_arch."""
+    import basicsr
+    startup = os.path.join(root, 'startup')
+    os.makedirs(startup)
+    with open(os.path.join(startup, 'sitecustomize.py'), 'w') as f:
+        f.write('import sys\nimport torchvision.transforms._functional_tensor as new\n'
+                "sys.modules['torchvision.transforms.functional_tensor'] = new\n")
+    script = os.path.join(root, 'basicsr', name)
+    os.makedirs(os.path.dirname(script))
+    shutil.copyfile(os.path.join(os.path.dirname(basicsr.__file__), name), script)
+    return script, startup
 
 
 def run(cwd, args, path=(), **env):

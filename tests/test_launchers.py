@@ -11,16 +11,15 @@ kill -9 case also runs ``PaniniModel`` and ``UDRLModel`` with ``train: degrade_o
 import copy
 import os
 import re
-import shutil
 import signal
 import sys
 
 import pytest
 import torch
 
-import basicsr
-from conftest import (FACES, HOOKS_TAG, REPO, TAGS, TEST, TORCHRUN, TRAIN, assert_same_weights, check, free_port,
-                      load_params, panini_model, panini_tiny_options, read_options, run, sr_options, write_options)
+from conftest import (FACES, HOOKS_TAG, REPO, TAGS, TEST, TORCHRUN, TRAIN, assert_same_weights, basicsr_script,
+                      check, free_port, load_params, panini_model, panini_tiny_options, read_options, run, sr_options,
+                      write_options)
 from panini_arch.trainer.checkpoint import read_training_state
 
 MODELS = ('sr', 'panini', 'udrl')
@@ -239,16 +238,9 @@ def test_unmodified_basicsr_train_script_with_plugin_tag(tmp_path, pairs_root):
     stands in for that fix. Everything else comes from the ``plugin:`` tag.
     """
     root = str(tmp_path)
-    startup = os.path.join(root, 'startup')
-    os.makedirs(startup)
-    with open(os.path.join(startup, 'sitecustomize.py'), 'w') as f:
-        f.write('import sys\nimport torchvision.transforms._functional_tensor as new\n'
-                "sys.modules['torchvision.transforms.functional_tensor'] = new\n")
-    script = os.path.join(root, 'basicsr', 'train.py')
-    os.makedirs(os.path.dirname(script))
-    shutil.copyfile(os.path.join(os.path.dirname(basicsr.__file__), 'train.py'), script)
+    script, startup = basicsr_script(root)
     opt = sr_options(pairs_root)
-    options = write_options(os.path.join(root, 'options'), opt, TAGS + HOOKS_TAG)
+    options = write_options(os.path.join(root, 'options'), opt, HOOKS_TAG + TAGS)
     killed = run(root, [sys.executable, script, '-opt', options], path=[startup], PANINI_TEST_KILL_AFTER_ITER='4')
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
 

@@ -6,6 +6,9 @@ Output layout::
     out/LQ/<stem>.png       degraded input (theta set: out/LQ/r016/<stem>.png, ...)
     out/params.csv          name,r,sigma,delta,q (theta set: one row per image and r)
 
+No output folder or file may resolve into the input folder or onto an input face, through links
+included (:class:`panini_arch.utils.output_paths.OutputGuard`): such a run stops before writing it.
+
 Progress (with an ETA) is shown on stderr. Inputs are read with ``strict: true``: a bad file stops the run with an error naming it, because
 a test set with silently replaced images would not be comparable.
 """
@@ -16,6 +19,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from ..utils.output_paths import OutputGuard
 from .degradation import degradation_ranges, degrade_uint8, sample_degradation
 from .panini_degradation_dataset import PaniniDegradationDataset
 
@@ -43,6 +47,13 @@ def _output_names(ds):
     if len(set(names)) != len(names):
         raise ValueError(f'Input faces in {ds.source.root} share file stems; output names would collide')
     return names
+
+
+def _output_guard(ds, output_dir):
+    """An :class:`OutputGuard` over the input folder and faces of ``ds``, ``output_dir`` checked."""
+    guard = OutputGuard([ds.source.root, *ds.source.paths])
+    guard.check(output_dir)
+    return guard
 
 
 def _check_fixed(fixed, rs):
@@ -80,16 +91,17 @@ def generate_test_set(input_dir, output_dir, seed=0, gt_size=1024, in_size=512, 
     """
     ds = _dataset(input_dir, seed, gt_size, in_size, scale, ranges)
     names = _output_names(ds)
-    os.makedirs(os.path.join(output_dir, 'GT'), exist_ok=True)
-    os.makedirs(os.path.join(output_dir, 'LQ'), exist_ok=True)
+    guard = _output_guard(ds, output_dir)
+    os.makedirs(guard.check(os.path.join(output_dir, 'GT')), exist_ok=True)
+    os.makedirs(guard.check(os.path.join(output_dir, 'LQ')), exist_ok=True)
     rows = []
     for i in tqdm(range(len(ds) if limit is None else min(limit, len(ds))), unit='face', desc='test set'):
         gt, lq, params, _ = ds.degrade(i)
         name = names[i]
-        _write_png(os.path.join(output_dir, 'GT', name), gt)
-        _write_png(os.path.join(output_dir, 'LQ', name), lq)
+        _write_png(guard.check(os.path.join(output_dir, 'GT', name)), gt)
+        _write_png(guard.check(os.path.join(output_dir, 'LQ', name)), lq)
         rows.append(_row(name, params))
-    _write_csv(os.path.join(output_dir, 'params.csv'), rows)
+    _write_csv(guard.check(os.path.join(output_dir, 'params.csv')), rows)
     return len(rows)
 
 
@@ -112,22 +124,23 @@ def generate_theta_set(input_dir, output_dir, seed=0, gt_size=1024, in_size=512,
         fixed['q'] = int(fixed['q'])
     ds = _dataset(input_dir, seed, gt_size, in_size)
     names = _output_names(ds)
+    guard = _output_guard(ds, output_dir)
     bounds = degradation_ranges(ranges)
-    os.makedirs(os.path.join(output_dir, 'GT'), exist_ok=True)
+    os.makedirs(guard.check(os.path.join(output_dir, 'GT')), exist_ok=True)
     for r in rs:
-        os.makedirs(os.path.join(output_dir, 'LQ', f'r{int(r):03d}'), exist_ok=True)
+        os.makedirs(guard.check(os.path.join(output_dir, 'LQ', f'r{int(r):03d}')), exist_ok=True)
     rows = []
     for i in tqdm(range(len(ds) if limit is None else min(limit, len(ds))), unit='face', desc='theta set'):
         _, gt = ds.source.read_valid(i)
         name = names[i]
-        _write_png(os.path.join(output_dir, 'GT', name), gt)
+        _write_png(guard.check(os.path.join(output_dir, 'GT', name)), gt)
         params = sample_degradation(np.random.default_rng([seed, i]), bounds)
         params.update(fixed)
         for r in rs:
             params['r'] = float(r)
             noise_rng = np.random.default_rng([seed, i, int(round(r * 1000))])
             lq = degrade_uint8(gt, params, in_size, ds.deg.kernel_size, noise_rng)
-            _write_png(os.path.join(output_dir, 'LQ', f'r{int(r):03d}', name), lq)
+            _write_png(guard.check(os.path.join(output_dir, 'LQ', f'r{int(r):03d}', name)), lq)
             rows.append(_row(f'r{int(r):03d}/{name}', params))
-    _write_csv(os.path.join(output_dir, 'params.csv'), rows)
+    _write_csv(guard.check(os.path.join(output_dir, 'params.csv')), rows)
     return len(rows) // len(rs)

@@ -32,6 +32,7 @@ from basicsr.utils import get_root_logger
 
 from ..utils.entry_paths import check_entries
 from ..utils.image_io import IMAGE_EXTENSIONS, BadImageError, decode_image, list_images
+from .lmdb_store import open_lmdb_checked
 from .synthetic_faces import draw_face
 
 _LMDB_ENVS = {}
@@ -43,12 +44,12 @@ def open_lmdb(path):
 
     py-lmdb refuses to open one environment twice in a process, and a forked DataLoader worker inherits
     that refusal; it inherits the open environment too, which is safe to read from here because it is
-    read-only without locks (``lock=False``).
+    read-only without locks (``lock=False``). A truncated store raises
+    :class:`panini_arch.data.lmdb_store.DamagedStoreError` (see :func:`open_lmdb_checked`).
     """
     key = os.path.realpath(path)
     if key not in _LMDB_ENVS:
-        import lmdb
-        _LMDB_ENVS[key] = lmdb.open(path, readonly=True, lock=False, readahead=False, meminit=False)
+        _LMDB_ENVS[key] = open_lmdb_checked(path)
     return _LMDB_ENVS[key]
 
 
@@ -211,8 +212,12 @@ class FaceSource:
     def read_bytes(self, index):
         """Raw bytes of entry ``index`` (None for a vanished LMDB key)."""
         if self.backend == 'lmdb':
-            with open_lmdb(self.root).begin(write=False) as txn:
-                return txn.get(self.names[index].encode('ascii'))
+            import lmdb
+            try:
+                with open_lmdb(self.root).begin(write=False) as txn:
+                    return txn.get(self.names[index].encode('ascii'))
+            except lmdb.Error as err:
+                raise BadImageError(f'{self.root}, key {self.names[index]}: {err}') from None
         try:
             with open(self.paths[index], 'rb') as f:
                 return f.read()

@@ -17,7 +17,9 @@ import lmdb
 from tqdm import tqdm
 
 from ..utils.image_io import IMAGE_EXTENSIONS, list_images
+from ..utils.output_paths import OutputGuard
 from .face_source import BadImageError, decode_face
+from .lmdb_store import open_lmdb_checked
 
 
 def _key_of(name):
@@ -32,6 +34,9 @@ def make_lmdb(folder, lmdb_path, commit_every=200, progress=True):
 
     Rerunning after an interruption resumes: entries already committed (listed in the partial
     ``meta_info.txt`` and present in the database) are not read again.
+
+    ``lmdb_path`` may not resolve into ``folder`` (links included); an existing store must be whole
+    (:class:`panini_arch.data.lmdb_store.DamagedStoreError` otherwise: delete it and rerun).
 
     Returns:
         dict: ``written`` (int, new this run), ``kept`` (int, already there), ``bad`` (list of names).
@@ -48,6 +53,9 @@ def make_lmdb(folder, lmdb_path, commit_every=200, progress=True):
         dup = sorted(k for k, n in Counter(keys).items() if n > 1)[:5]
         raise ValueError(f'make_lmdb: several files map to the same key (same name, other extension): {dup}')
 
+    OutputGuard([folder, *(os.path.join(folder, n) for n in names)]).check(lmdb_path)
+    if os.path.isfile(os.path.join(lmdb_path, 'data.mdb')):
+        open_lmdb_checked(lmdb_path).close()  # a truncated store from an earlier run: named error, not SIGBUS
     os.makedirs(lmdb_path, exist_ok=True)
     meta_path = os.path.join(lmdb_path, 'meta_info.txt')
     total = sum(os.path.getsize(os.path.join(folder, n)) for n in names)

@@ -20,6 +20,7 @@ from ..metrics.metric_runner import MetricRunner
 from ..metrics.resize_policy import resize_bicubic
 from ..models.face_test_model import raise_failures
 from ..utils.image_io import BadImageError, list_images
+from ..utils.output_paths import OutputGuard
 from .analysis import load_batch
 
 DEFAULT_METRICS = {
@@ -77,7 +78,9 @@ def evaluate_outputs(restored_dir, gt_dir, name, results_root='results', metric_
         dict: the summary written.
 
     Raises:
-        ValueError: no restored image matches a GT image (or, without GT, the folder holds no image).
+        ValueError: no restored image matches a GT image (or, without GT, the folder holds no image); the
+            summary would resolve into ``restored_dir`` or ``gt_dir``, links included
+            (:class:`panini_arch.utils.output_paths.OutputIntoInputError`).
         EvaluationFailures: some images could not be read or some metric values failed; the summary of
             the rest was written first.
     """
@@ -93,6 +96,9 @@ def evaluate_outputs(restored_dir, gt_dir, name, results_root='results', metric_
         raise ValueError(f'No image of {restored_dir} has a GT image of the same name in {gt_dir}' if gt_dir
                          else f'No image in {restored_dir}')
     dataset = dataset or os.path.basename(os.path.normpath(gt_dir or restored_dir))
+    guard = OutputGuard([d for d in (restored_dir, gt_dir) if d])
+    folder = guard.check(os.path.join(results_root, name))
+    path = guard.check(os.path.join(folder, f'metrics_{dataset}.json'))
     if metric_opts is None:
         metric_opts = DEFAULT_METRICS if gt_dir else NO_GT_METRICS
     metrics = MetricRunner(metric_opts)
@@ -120,10 +126,8 @@ def evaluate_outputs(restored_dir, gt_dir, name, results_root='results', metric_
                                                                   for stem, reason in failed],
         'unmatched': {'restored': restored_only, 'gt': gt_only},
     }
-    folder = os.path.join(results_root, name)
     os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, f'metrics_{dataset}.json')
-    with open(path, 'w', encoding='utf-8') as f:
+    with open(guard.check(path), 'w', encoding='utf-8') as f:
         json.dump(summary, f, indent=2)
     echo(f'{name} on {dataset} ({len(done)} images): {json.dumps(summary["metrics"])}. Summary: {path}')
     raise_failures(dataset, len(done), failed, metrics.failures, path)

@@ -14,8 +14,9 @@ set: the no-reference metrics are computed and the full-reference ones are repor
 (:class:`MetricRunner`); the summary's ``gt_folder`` is null.
 
 Writes ``<results_root>/visualization/<dataset>/<name>.png`` (restored at GT size) and
-``<results_root>/metrics_<dataset>.json`` (metric values or "not computed" reasons,
-images/s). The resize policy is :mod:`panini_arch.metrics.resize_policy`.
+``<results_root>/metrics_<dataset>.json`` (metric values or "not computed" reasons, images/s), none of
+them resolving into ``dataroot_lq``/``dataroot_gt``, links included
+(:class:`panini_arch.utils.output_paths.OutputGuard`). The resize policy is :mod:`panini_arch.metrics.resize_policy`.
 
 One bad item costs only itself: a pair that cannot be read (or restored, or saved)
 is listed under ``failed`` with its reason, a metric failing on one image is
@@ -42,6 +43,7 @@ from panini_arch.archs.presets import build_generator_from_opt
 from panini_arch.data.item_errors import ItemsOrErrors, collate_items
 from panini_arch.metrics.metric_runner import MetricRunner
 from panini_arch.metrics.resize_policy import restore
+from panini_arch.utils.output_paths import OutputGuard, OutputIntoInputError
 
 from .option_checks import check_options
 
@@ -90,7 +92,10 @@ class FaceTestModel(BaseModel):
         loader = DataLoader(ItemsOrErrors(dataset), batch_size=val_opt.get('batch_size', 1), shuffle=False,
                             num_workers=val_opt.get('num_workers', 0), collate_fn=collate_items)
         metrics = MetricRunner(val_opt.get('metrics'))
+        guard = OutputGuard([dataset.opt.get('dataroot_lq'), dataset.opt.get('dataroot_gt')])
         image_folder = osp.join(self.opt['path']['visualization'], dataset_name)
+        if save_img:
+            guard.check(image_folder)  # before any work: a results folder linked into the inputs
         net_seconds, done, failed = 0.0, [], []
         progress = tqdm(total=len(dataset), unit='img', desc=self.opt['name'])
         for batch, errors in loader:
@@ -111,8 +116,9 @@ class FaceTestModel(BaseModel):
                 restored_img = tensor2img(result)
                 if save_img:
                     try:
-                        imwrite(restored_img, osp.join(image_folder, f'{osp.splitext(osp.basename(lq_path))[0]}.png'))
-                    except OSError as error:
+                        imwrite(restored_img,
+                                guard.check(osp.join(image_folder, f'{osp.splitext(osp.basename(lq_path))[0]}.png')))
+                    except (OSError, OutputIntoInputError) as error:
                         failed.append((lq_path, f'cannot save the restored image: {error}'))
                         continue
                 restored.append(restored_img)
@@ -125,7 +131,7 @@ class FaceTestModel(BaseModel):
         summary = self._summary(dataset, metrics.results(), len(done), net_seconds, image_folder if save_img else None)
         summary['images'] = done
         summary['failed'] = [{'image': name, 'reason': reason} for name, reason in failed]
-        summary_path = osp.join(self.opt['path']['results_root'], f'metrics_{dataset_name}.json')
+        summary_path = guard.check(osp.join(self.opt['path']['results_root'], f'metrics_{dataset_name}.json'))
         with open(summary_path, 'w', encoding='utf-8') as f:
             json.dump(summary, f, indent=2)
         logger.info(f'{self.opt["name"]} on {dataset_name}: {json.dumps(summary["metrics"])}; '

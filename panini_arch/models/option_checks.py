@@ -6,6 +6,8 @@ models when they are built. Every problem found is listed in one
 :class:`OptionError`, each line naming the option path
 (``datasets.train.downsample_rnage``, ``train.optim_g.lr``).
 
+* unknown top-level sections (``vall:``) fail for this package's models (``PaniniModel``,
+  ``UDRLModel``, ``FaceTestModel``; any ``network_*`` is a network);
 * unknown keys fail in this package's dataset sections (``PaniniDegradationDataset``,
   ``UDRLPairDataset``, ``UDRLValDataset``) and, for ``PaniniModel``/``UDRLModel``,
   in ``train:`` (where BasicSR would ignore them);
@@ -78,6 +80,11 @@ DATASET_NUMBERS = (
     ('num_faces', True, 1, None, False, False),
 )
 SCHEDULE_LISTS = ('periods', 'milestones')
+# Top-level sections of this package's models: written in files, then added by BasicSR's parse_options and train.py.
+TOP_KEYS = {'name', 'model_type', 'scale', 'num_gpu', 'manual_seed', 'datasets', 'path', 'train', 'val', 'logger',
+            'dist_params', 'find_unused_parameters', 'plugin', 'method', 'paper', 'random_weights',
+            'dist', 'rank', 'world_size', 'auto_resume', 'is_train', 'root_path'}
+NETWORK_PREFIX = 'network_'
 
 
 class _Problems(list):
@@ -86,9 +93,9 @@ class _Problems(list):
     def unknown(self, section, known, path):
         for key in section:
             if key not in known:
-                close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+                close = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.6)
                 hint = f"; did you mean '{close[0]}'?" if close else f'; known: {", ".join(sorted(known))}'
-                self.append(f'{path}.{key}: unknown option{hint}')
+                self.append(f'{path}.{key}: unknown option{hint}' if path else f'{key}: unknown section{hint}')
 
     def number(self, section, key, path, integer=False, low=None, high=None, low_open=False, high_open=False):
         if key not in section or section[key] is None:
@@ -226,6 +233,8 @@ def check_options(opt, source=None):
     """Raise :class:`OptionError` listing every problem of a parsed BasicSR options dict (see the module);
     ``source`` (the file) is named in the message."""
     problems = _Problems()
+    if opt.get('model_type') in TRAIN_KEYS or opt.get('model_type') == 'FaceTestModel':
+        problems.unknown([key for key in opt if not str(key).startswith(NETWORK_PREFIX)], TOP_KEYS, '')
     num_gpu = opt.get('num_gpu', 0)
     if num_gpu != 'auto' and problems.value(num_gpu, 'num_gpu', integer=True, low=0) and num_gpu > 0 \
             and not torch.cuda.is_available():

@@ -11,13 +11,14 @@ def upfirdn2d(x, kernel, up=1, down=1, pad=(0, 0)):
         kernel (Tensor): (kh, kw) FIR filter.
         up (int): zero-insertion factor on both axes.
         down (int): decimation factor on both axes.
-        pad (tuple[int, int]): (before, after) padding on both axes; negative crops.
+        pad (sequence[int]): (before, after) padding on both axes; negative crops. As in BasicSR,
+            only the first two entries are read (a 4-entry pad is accepted).
 
     Returns:
         Tensor: (B, C, (H*up + pad0 + pad1 - kh) // down + 1, ...).
     """
     b, c, h, w = x.shape
-    pad0, pad1 = pad
+    pad0, pad1 = int(pad[0]), int(pad[1])
     if up > 1:
         x = x.reshape(b, c, h, 1, w, 1)
         x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])

@@ -7,8 +7,9 @@ file, which is how BasicSR's own unmodified ``basicsr/train.py`` picks it up.
 leaves BasicSR's ``BaseModel``, sampler and launchers as they are.
 
 What is replaced and why: :mod:`panini_arch.trainer.patches` (CPU/torchrun
-launch, ``--local-rank``) and :mod:`panini_arch.trainer.checkpoint` (atomic
-saves, weights-only exact resume).
+launch, ``--local-rank``), :mod:`panini_arch.trainer.checkpoint` (atomic
+saves, weights-only exact resume) and :mod:`panini_arch.trainer.basicsr_options`
+(the rest of a file BasicSR's own scripts are reading, ``--force_yml``).
 """
 import panini_arch  # noqa: F401  (makes basicsr importable and fills its registries first)
 

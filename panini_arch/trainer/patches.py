@@ -34,6 +34,10 @@ attribute that refers to the BasicSR function being replaced.
   ``BaseModel.save_network`` / ``save_training_state`` / ``training_state``,
   ``load_resume_state``, ``EnlargedSampler`` and RNG-neutral validation.
 
+BasicSR's LMDB back-end opens stores read-only after a size check
+(:mod:`panini_arch.data.lmdb_store`). ``--force_yml`` takes literal values only, and a BasicSR ``parse_options`` running when the
+plugin is imported reads the rest of its file safely (:mod:`panini_arch.trainer.basicsr_options`).
+
 BasicSR's ``train.py`` run as a script holds its own copies of
 ``load_resume_state``, ``EnlargedSampler``, ``build_model`` and the folder makers; when the
 plugin is first imported while that script runs (the ``plugin:`` tag of an
@@ -58,10 +62,12 @@ import basicsr.utils.misc as _misc
 import basicsr.utils.options as _options
 from basicsr.models import build_model as _basicsr_build_model
 
+from ..data import lmdb_store
 from ..models.option_checks import check_options, check_train_loader
 from ..utils.entry_paths import check_entries
 from ..utils.image_io import decode_image
 from ..utils.safe_load import OptionsLoader, load_network
+from . import basicsr_options
 from .checkpoint import (ResumableSampler, atomic_save, claim_and_load_resume_state, keep_rng_state, resume_training,
                          save_network, save_training_state, training_state)
 from .run_folder import archive_and_create, check_output_names, make_exp_dirs
@@ -236,6 +242,8 @@ def apply():
         for module in (_options, _train, _test):
             module.parse_options = parse_options
     _patch_basicsr_script()
+    basicsr_options.apply()
+    lmdb_store.apply()
 
 
 __all__ = ['apply', 'atomic_save', 'build_model', 'dist_backend', 'init_dist', 'model_to_device']

@@ -7,7 +7,10 @@
   package, as PyYAML's full loader would, and gives its name. Any other Python
   tag (``!!python/object/apply:os.system``, ``!!python/name:os.system``, ...)
   or unknown tag raises :class:`UnsafeOptionsError` naming the file, the line
-  and the tag, before anything in the file is built.
+  and the tag, before anything in the file is built. A file larger than
+  :data:`MAX_OPTIONS_BYTES` (1 MiB), or whose aliases (``*name``) would expand
+  it by more than :data:`MAX_ALIAS_NODES` nodes (a "billion laughs" bomb), or
+  refer to themselves, is refused the same way, before anything is built.
 * :func:`load_torch_file` is ``torch.load(..., weights_only=True)`` passed
   explicitly, so neither an old torch default nor
   ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` makes it unpickle arbitrary objects;
@@ -27,6 +30,8 @@ import yaml
 from basicsr.utils import get_root_logger
 
 PYTHON_TAG = 'tag:yaml.org,2002:python/'
+MAX_OPTIONS_BYTES = 1 << 20
+MAX_ALIAS_NODES = 100_000
 PLUGIN_TAGS = tuple(PYTHON_TAG + f'name:{module}.__name__' for module in ('panini_arch', 'panini_arch.trainer'))
 
 
@@ -86,17 +91,65 @@ class OptionsLoader(yaml.SafeLoader):
             f'{self.name}, line {node.start_mark.line + 1}: refused YAML tag {_short(node.tag)}. Options files may '
             f'hold plain values only; the one Python tag accepted is the plugin line ({accepted}).')
 
+    def construct_document(self, node):
+        """Refuse an alias bomb (see :func:`check_alias_expansion`), then build the document."""
+        check_alias_expansion(node, self.name)
+        return super().construct_document(node)
+
+
+def check_alias_expansion(root, name):
+    """Raise :class:`UnsafeOptionsError` when aliases in the node tree ``root`` would add more than
+    :data:`MAX_ALIAS_NODES` nodes once expanded, or make it recursive, or when it is nested too deeply
+    to walk. Linear in the distinct nodes."""
+    sizes, open_nodes = {}, set()
+
+    def expanded(node):
+        if id(node) in sizes:
+            return sizes[id(node)]
+        if id(node) in open_nodes:
+            raise UnsafeOptionsError(f'{name}, line {node.start_mark.line + 1}: refused a recursive alias (a '
+                                     'node that contains itself); options files hold plain trees')
+        open_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            children = [item for pair in node.value for item in pair]
+        else:
+            children = node.value if isinstance(node, yaml.SequenceNode) else []
+        sizes[id(node)] = 1 + sum(expanded(child) for child in children)
+        open_nodes.discard(id(node))
+        return sizes[id(node)]
+
+    try:
+        added = expanded(root) - len(sizes)
+    except RecursionError:
+        raise UnsafeOptionsError(f'{name}: refused; nested too deeply to read') from None
+    if added > MAX_ALIAS_NODES:
+        raise UnsafeOptionsError(f'{name}: refused; its aliases (*name) expand it by {added} nodes, more than the '
+                                 f'{MAX_ALIAS_NODES} allowed (an alias bomb grows memory without bound)')
+
 
 OptionsLoader.add_multi_constructor(PYTHON_TAG, OptionsLoader.construct_plugin)
 OptionsLoader.add_multi_constructor('', OptionsLoader.refuse)
 
 
+def check_options_size(path):
+    """Raise :class:`UnsafeOptionsError` when the file ``path`` is over :data:`MAX_OPTIONS_BYTES`."""
+    size = os.path.getsize(path)
+    if size > MAX_OPTIONS_BYTES:
+        raise UnsafeOptionsError(f'{path}: refused; {size} bytes, more than the {MAX_OPTIONS_BYTES} allowed in an '
+                                 'options file')
+
+
 def load_options_text(text, name='<options>'):
     """Parse options YAML held in a string; ``name`` is used in error messages."""
+    if len(text) > MAX_OPTIONS_BYTES:
+        raise UnsafeOptionsError(f'{name}: refused; {len(text)} characters, more than the {MAX_OPTIONS_BYTES} '
+                                 'allowed in an options file')
     loader = OptionsLoader(text)
     loader.name = name
     try:
         return loader.get_single_data()
+    except RecursionError:
+        raise UnsafeOptionsError(f'{name}: refused; nested too deeply to read') from None
     finally:
         loader.dispose()
 
@@ -106,14 +159,16 @@ def load_options(path):
 
     Raises:
         FileNotFoundError: no such file.
-        UnsafeOptionsError: a tag other than the plugin line.
+        UnsafeOptionsError: a tag other than the plugin line, a file over :data:`MAX_OPTIONS_BYTES`,
+            an alias bomb.
         yaml.YAMLError: not valid YAML (the message names the file and line).
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f'Options file not found: {path}')
+    check_options_size(path)
     with open(path, encoding='utf-8') as f:
-        return load_options_text(f.read(), path)
+        return load_options_text(f.read(MAX_OPTIONS_BYTES + 1), path)
 
 
 def load_torch_file(path, map_location='cpu', mmap=None):
