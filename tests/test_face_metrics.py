@@ -96,8 +96,8 @@ def test_decode_landmarks_quarter_step_and_border_clamp():
     heatmaps[0, 1, 63, 0], heatmaps[0, 1, 62, 0] = 1, 0.5  # corner: a neighbour past the border is the peak itself
     heatmaps[0, 2, 30, 40] = 1  # equal neighbours: no step
     points = decode_landmarks(heatmaps, 128, 256)
-    np.testing.assert_allclose(points[0], [[(20.25 + 0.5) * 2, (9.75 + 0.5) * 4], [(-0.25 + 0.5) * 2, (63.25 + 0.5) * 4],
-                                           [40.5 * 2, 30.5 * 4]])
+    expected = [[(20.25 + 0.5) * 2, (9.75 + 0.5) * 4], [(-0.25 + 0.5) * 2, (63.25 + 0.5) * 4], [40.5 * 2, 30.5 * 4]]
+    np.testing.assert_allclose(points[0], expected)
     np.testing.assert_allclose(points[0], published_landmarks(heatmaps[0], 128, 256))
 
 

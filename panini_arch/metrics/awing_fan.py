@@ -21,7 +21,8 @@ def coordinate_channels(x, boundary=None):
     channels = [x, rows, cols, radius / radius.max()]
     if boundary is not None:
         inside = boundary.clamp(0, 1) > 0.05
-        channels += [torch.where(inside, rows, torch.zeros_like(rows)), torch.where(inside, cols, torch.zeros_like(cols))]
+        zero = torch.zeros_like(rows)
+        channels += [torch.where(inside, rows, zero), torch.where(inside, cols, zero)]
     return torch.cat(channels, 1)
 
 

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 
 from basicsr.utils.registry import METRIC_REGISTRY
 from .arcface_resnet import ResNetArcFace
-from .metric_common import MetricNotComputed, load_published_weights, metric_device, require_weights, to_uint8
+from .metric_common import (MetricNotComputed, SetMetric, load_published_weights, metric_device, require_weights,
+                            to_uint8)
 
 DEG_SOURCE = ("Get GFPGAN's arcface_resnet18.pth (github.com/TencentARC/GFPGAN/releases/download/v0.1.0/"
               "arcface_resnet18.pth) or VQFR's resnet18_110.pth (the same network saved from DataParallel) and "
@@ -38,7 +39,7 @@ def angles_degrees(embeddings, embeddings2):
 
 
 @METRIC_REGISTRY.register()
-class calculate_deg:  # noqa: N801  (the type name users write in val.metrics, like BasicSR's functions)
+class calculate_deg(SetMetric):  # noqa: N801  (the type name users write in val.metrics, like BasicSR's functions)
     """Identity angle (degrees) between restored faces and their GT, a set metric.
 
     Args:
@@ -55,15 +56,6 @@ class calculate_deg:  # noqa: N801  (the type name users write in val.metrics, l
         self.net = net.eval().to(self.device)
         self.angles = []
         self.details = {}
-
-    @staticmethod
-    def needs_gt(opt):
-        """Deg compares with the GT: always."""
-        return True
-
-    def update(self, img, img2, input_order='HWC'):
-        """Add one restored face and its GT (BGR, [0, 255])."""
-        self.update_batch([img], [img2], input_order)
 
     @torch.no_grad()
     def update_batch(self, imgs, imgs2, input_order='HWC'):

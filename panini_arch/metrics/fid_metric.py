@@ -16,8 +16,8 @@ import torch
 
 from basicsr.utils.registry import METRIC_REGISTRY
 from panini_arch.utils.safe_load import load_torch_file
-from .metric_common import (MetricNotComputed, MetricWeightsError, image_to_tensor, load_metric_file, metric_device,
-                            require_weights, same_size_runs, unusable_file)
+from .metric_common import (MetricNotComputed, MetricWeightsError, SetMetric, image_to_tensor, load_metric_file,
+                            metric_device, require_weights, same_size_runs, unusable_file)
 
 INCEPTION_SOURCE = ('Get pt_inception-2015-12-05-6726825d.pth (the TF FID Inception ported by pytorch-fid, '
                     'github.com/mseitzer/pytorch-fid/releases/tag/fid_weights) and pass its path.')
@@ -134,7 +134,7 @@ def stats_distance(features, mean, cov):
 
 
 @METRIC_REGISTRY.register()
-class FID:
+class FID(SetMetric):
     """Frechet Inception Distance of restored images to their GT images or to precomputed statistics.
 
     Args:
@@ -166,10 +166,6 @@ class FID:
     def needs_gt(opt):
         """FID needs the GT set unless it compares with ``reference_stats``."""
         return opt.get('reference_stats') is None
-
-    def update(self, img, img2, input_order='HWC'):
-        """Add one restored image and its GT (BGR, [0, 255]; the GT is unused with ``reference_stats``)."""
-        self.update_batch([img], [img2], input_order)
 
     def update_batch(self, imgs, imgs2, input_order='HWC', shared=None):
         """Add restored images and their GTs (lists of BGR [0, 255] images)."""
@@ -229,7 +225,7 @@ def kernel_inception_distance(features, features2, subset_size=1000, subsets=100
 
 
 @METRIC_REGISTRY.register()
-class KID:
+class KID(SetMetric):
     """Kernel Inception Distance between restored images and their GT images (lower is better).
 
     Unbiased, so usable on small sets where FID is refused (at least 2 images).
@@ -248,15 +244,6 @@ class KID:
         self.subset_size, self.subsets, self.seed = subset_size, subsets, seed
         self.restored, self.reference = [], []
         self.details = {}
-
-    @staticmethod
-    def needs_gt(opt):
-        """KID compares with the GT set: always."""
-        return True
-
-    def update(self, img, img2, input_order='HWC'):
-        """Add one restored image and its GT (BGR, [0, 255])."""
-        self.update_batch([img], [img2], input_order)
 
     def update_batch(self, imgs, imgs2, input_order='HWC', shared=None):
         """Add restored images and their GTs (lists of BGR [0, 255] images)."""

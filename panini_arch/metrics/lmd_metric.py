@@ -11,7 +11,8 @@ import torch
 
 from basicsr.utils.registry import METRIC_REGISTRY
 from .awing_fan import FAN
-from .metric_common import MetricNotComputed, load_published_weights, metric_device, require_weights, to_uint8
+from .metric_common import (MetricNotComputed, SetMetric, load_published_weights, metric_device, require_weights,
+                            to_uint8)
 
 LMD_SOURCE = ("Get facexlib's alignment_WFLW_4HG.pth (github.com/xinntao/facexlib/releases/download/v0.1.0/"
               "alignment_WFLW_4HG.pth) and pass its path.")
@@ -48,7 +49,7 @@ def decode_landmarks(heatmaps, width, height):
 
 
 @METRIC_REGISTRY.register()
-class calculate_lmd:  # noqa: N801  (the type name users write in val.metrics, like BasicSR's functions)
+class calculate_lmd(SetMetric):  # noqa: N801  (the type name users write in val.metrics, like BasicSR's functions)
     """Mean landmark distance (pixels) between restored faces and their GT, a set metric.
 
     Args:
@@ -66,11 +67,6 @@ class calculate_lmd:  # noqa: N801  (the type name users write in val.metrics, l
         self.distances = []
         self.details = {}
 
-    @staticmethod
-    def needs_gt(opt):
-        """LMD compares with the GT: always."""
-        return True
-
     @torch.no_grad()
     def landmarks(self, imgs, input_order='HWC'):
         """(N, 98, 2) landmarks of a list of BGR [0, 255] images, in each image's pixels."""
@@ -78,10 +74,6 @@ class calculate_lmd:  # noqa: N801  (the type name users write in val.metrics, l
         heatmaps = heatmaps[:, :-1].float().cpu().numpy()
         sizes = [np.shape(img)[1::-1] if input_order == 'HWC' else np.shape(img)[:0:-1] for img in imgs]
         return np.stack([decode_landmarks(heatmap[None], *size)[0] for heatmap, size in zip(heatmaps, sizes)])
-
-    def update(self, img, img2, input_order='HWC'):
-        """Add one restored face and its GT (BGR, [0, 255])."""
-        self.update_batch([img], [img2], input_order)
 
     def update_batch(self, imgs, imgs2, input_order='HWC'):
         """Add restored faces and their GTs (lists of BGR [0, 255] images, any sizes)."""

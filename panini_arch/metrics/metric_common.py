@@ -23,6 +23,20 @@ class MetricWeightsError(MetricNotComputed, FileNotFoundError):
     """A metric's weights file is missing; the message names the option and the source."""
 
 
+class SetMetric:
+    """Base of the set metrics (FID, KID, Deg, LMD): subclasses define ``update_batch(imgs, imgs2, input_order)``
+    and ``compute()``; :meth:`update` adds one pair. They need the GT unless :meth:`needs_gt` says otherwise."""
+
+    @staticmethod
+    def needs_gt(opt):
+        """Whether the metric with options ``opt`` compares with the GT images."""
+        return True
+
+    def update(self, img, img2, input_order='HWC'):
+        """Add one restored image and its GT (BGR, [0, 255]; the GT may be None when not needed)."""
+        self.update_batch([img], [img2], input_order)
+
+
 def require_weights(path, metric, option, source, kind='weights file'):
     """Return ``path`` if it is a file, else raise :class:`MetricWeightsError`.
 
