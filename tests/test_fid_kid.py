@@ -8,7 +8,7 @@ import torch
 from basicsr.metrics.fid import calculate_fid
 
 import panini_arch  # noqa: F401  (registers the metrics)
-from panini_arch.metrics.fid_metric import FID, KID, read_fid_stats
+from panini_arch.metrics.fid_metric import FID, KID, NUMPY_GLOBALS, read_fid_stats
 from panini_arch.metrics.metric_common import MetricWeightsError
 
 
@@ -167,3 +167,26 @@ def test_kid_over_seeded_subsets_when_larger_than_subset_size():
     values = [mmd2_loops(x[rng.choice(7, 4, replace=False)], y[rng.choice(7, 4, replace=False)]) for _ in range(3)]
     assert kid.compute() == pytest.approx(np.mean(values), rel=1e-9)
     assert kid.details['subsets'] == 3 and kid.details['std'] == pytest.approx(np.std(values), rel=1e-6)
+
+
+def test_make_fid_stats_writes_stats_the_fid_metric_reads(tmp_path, monkeypatch, capsys):
+    import cv2
+    import make_fid_stats
+    extractor = tiny_extractor()
+    monkeypatch.setattr(make_fid_stats, 'build_fid_inception', lambda path, device='auto': extractor)
+    folder = tmp_path / 'faces'
+    folder.mkdir()
+    imgs = [face(i, 48) for i in range(5)]
+    for index, img in enumerate(imgs):
+        cv2.imwrite(str(folder / f'{index}.png'), img)
+    (folder / 'broken.png').write_bytes(b'\x89PNG\r\n\x1a\n')
+    for out in ('stats.pth', 'stats.npz'):
+        assert make_fid_stats.main([str(folder), str(tmp_path / out), '--size', '0', '--batch_size', '2']) == 1
+        mean, cov = read_fid_stats(str(tmp_path / out))
+        features = features_of(extractor, imgs)
+        np.testing.assert_allclose(mean, features.mean(0), rtol=1e-6)
+        np.testing.assert_allclose(cov, np.cov(features, rowvar=False), rtol=1e-5, atol=1e-12)
+    assert 'broken.png' in capsys.readouterr().err
+    with torch.serialization.safe_globals(NUMPY_GLOBALS):  # BasicSR's layout: numpy arrays
+        stats = torch.load(tmp_path / 'stats.pth', weights_only=True)
+    assert set(stats) == {'mean', 'cov'} and isinstance(stats['mean'], np.ndarray) and stats['cov'].dtype == np.float64
