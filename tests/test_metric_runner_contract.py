@@ -178,3 +178,11 @@ def test_lmd_file_without_state_dict_entry_is_named(tmp_path):
     runner = MetricRunner({'lmd': {'type': 'calculate_lmd', 'fan_path': str(path)}})
     runner.update(face(0), face(1))
     assert "no entry 'state_dict'" in runner.results()['lmd']['not_computed']
+
+
+def test_fid_and_kid_share_one_inception_pass_per_image(weights, tiny_inception):
+    runner = MetricRunner({name: opt for name, opt in full_metrics(weights).items() if name in ('fid', 'kid')})
+    for seed in range(3):
+        runner.update(face(seed), face(seed + 10), f'{seed}')
+    assert tiny_inception == [1, 1] * 3  # restored and GT once each, not once per metric
+    assert runner.results()['kid']['details']['num_images'] == 3

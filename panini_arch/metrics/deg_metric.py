@@ -45,14 +45,12 @@ class calculate_deg(SetMetric):  # noqa: N801  (the type name users write in val
     Args:
         arcface_path (str): GFPGAN's ``arcface_resnet18.pth`` or VQFR's ``resnet18_110.pth``.
         device (str): 'auto' (CUDA when available), 'cpu' or 'cuda'.
-        net (nn.Module | None): the network, only for tests; None reads ``arcface_path``.
     """
 
-    def __init__(self, arcface_path=None, device='auto', net=None):
-        if net is None:
-            path = require_weights(arcface_path, 'Deg', 'arcface_path', DEG_SOURCE)
-            net = load_published_weights(ResNetArcFace(), path, None, 'Deg', 'arcface_path', DEG_SOURCE)
+    def __init__(self, arcface_path=None, device='auto'):
+        path = require_weights(arcface_path, 'Deg', 'arcface_path', DEG_SOURCE)
         self.device = metric_device(device)
+        net = load_published_weights(ResNetArcFace(), path, None, 'Deg', 'arcface_path', DEG_SOURCE)
         self.net = net.eval().to(self.device)
         self.angles = []
         self.details = {}

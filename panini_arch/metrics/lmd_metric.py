@@ -55,14 +55,12 @@ class calculate_lmd(SetMetric):  # noqa: N801  (the type name users write in val
     Args:
         fan_path (str): facexlib's ``alignment_WFLW_4HG.pth`` (weights under ``state_dict``).
         device (str): 'auto' (CUDA when available), 'cpu' or 'cuda'.
-        net (nn.Module | None): the network, only for tests; None reads ``fan_path``.
     """
 
-    def __init__(self, fan_path=None, device='auto', net=None):
-        if net is None:
-            path = require_weights(fan_path, 'LMD', 'fan_path', LMD_SOURCE)
-            net = load_published_weights(FAN(), path, 'state_dict', 'LMD', 'fan_path', LMD_SOURCE)
+    def __init__(self, fan_path=None, device='auto'):
+        path = require_weights(fan_path, 'LMD', 'fan_path', LMD_SOURCE)
         self.device = metric_device(device)
+        net = load_published_weights(FAN(), path, 'state_dict', 'LMD', 'fan_path', LMD_SOURCE)
         self.net = net.eval().to(self.device)
         self.distances = []
         self.details = {}

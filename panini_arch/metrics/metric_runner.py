@@ -127,7 +127,7 @@ class MetricRunner:
 
     def _update_set_metric(self, name, imgs, imgs2, images, shared):
         metric = self._set_metric(name)
-        if hasattr(metric, 'update_batch') and len(imgs) > 1:
+        if hasattr(metric, 'update_batch'):
             batch_kwargs = {'shared': shared} if 'shared' in inspect.signature(metric.update_batch).parameters else {}
             try:
                 metric.update_batch(imgs, imgs2, **batch_kwargs)
