@@ -190,3 +190,17 @@ def test_make_fid_stats_writes_stats_the_fid_metric_reads(tmp_path, monkeypatch,
     with torch.serialization.safe_globals(NUMPY_GLOBALS):  # BasicSR's layout: numpy arrays
         stats = torch.load(tmp_path / 'stats.pth', weights_only=True)
     assert set(stats) == {'mean', 'cov'} and isinstance(stats['mean'], np.ndarray) and stats['cov'].dtype == np.float64
+
+
+@pytest.mark.parametrize('kind', ['truncated', 'code_pth', 'misshaped'])
+def test_bad_stats_file_through_the_runner_leaves_the_other_metrics(tmp_path, kind):
+    from basicsr.metrics import calculate_psnr
+    from panini_arch.metrics.metric_runner import MetricRunner
+    path, _ = bad_stats(tmp_path, kind)
+    runner = MetricRunner({'psnr': {'type': 'calculate_psnr', 'crop_border': 0},
+                           'fid_ffhq': {'type': 'FID', 'inception_path': 'absent.pth', 'reference_stats': str(path)}})
+    runner.update(face(0), face(1), 'a')
+    runner.update(face(2), None, 'b')
+    results = runner.results()
+    assert 'reference_stats' in results['fid_ffhq']['not_computed'] and str(path) in results['fid_ffhq']['not_computed']
+    assert results['psnr'] == {'value': pytest.approx(calculate_psnr(face(0), face(1), 0)), 'without_gt': 1}

@@ -97,6 +97,9 @@ def read_fid_stats(path):
         if zipfile.is_zipfile(path) and all(name.endswith('.npy') for name in zipfile.ZipFile(path).namelist()):
             with np.load(path, allow_pickle=False) as npz:
                 stats, keys = {name: npz[name] for name in npz.files}, ('mu', 'sigma')
+        elif not hasattr(torch.serialization, 'safe_globals'):
+            raise RuntimeError(f'reading numpy arrays weights-only needs torch >= 2.5 (this is {torch.__version__}); '
+                               'save the statistics as a .npz with mu and sigma instead')
         else:
             with torch.serialization.safe_globals(NUMPY_GLOBALS):
                 stats, keys = load_torch_file(path), ('mean', 'cov')
