@@ -186,3 +186,16 @@ def test_fid_and_kid_share_one_inception_pass_per_image(weights, tiny_inception)
         runner.update(face(seed), face(seed + 10), f'{seed}')
     assert tiny_inception == [1, 1] * 3  # restored and GT once each, not once per metric
     assert runner.results()['kid']['details']['num_images'] == 3
+
+
+@pytest.mark.parametrize('device', ['gpu', pytest.param('cuda', marks=pytest.mark.skipif(
+    torch.cuda.is_available(), reason='CUDA is available here'))])
+def test_unusable_device_option_is_not_computed(weights, device):
+    runner = MetricRunner({'psnr': {'type': 'calculate_psnr', 'crop_border': 0},
+                           'deg': {'type': 'calculate_deg', 'arcface_path': weights['arcface'], 'device': device},
+                           'lpips': {'type': 'calculate_lpips', 'backbone_path': weights['alexnet'], 'device': device}})
+    runner.update(face(0), face(1), 'a')
+    results = runner.results()
+    for name in ('deg', 'lpips'):
+        assert 'device' in results[name]['not_computed'] and repr(device) in results[name]['not_computed']
+    assert results['psnr']['value'] == pytest.approx(calculate_psnr(face(0), face(1), 0))

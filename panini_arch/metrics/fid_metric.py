@@ -44,6 +44,7 @@ def build_fid_inception(inception_path, device='auto'):
     """
     import basicsr.archs.inception as basicsr_inception  # torchvision's Inception: loaded only for FID
     path = require_weights(inception_path, 'FID', 'inception_path', INCEPTION_SOURCE)
+    device = metric_device(device)
     state = load_metric_file(path, 'FID', 'inception_path', INCEPTION_SOURCE)
     # BasicSR reads LOCAL_FID_WEIGHTS with a plain torch.load when it exists, else downloads with load_url:
     # hide the local file and hand it the state read above in place of the download.
@@ -54,7 +55,6 @@ def build_fid_inception(inception_path, device='auto'):
         except (RuntimeError, TypeError, AttributeError) as error:
             raise MetricWeightsError(f'FID not computed: {path} (metric option `inception_path`) does not fit '
                                      f'the FID Inception: {error}. {INCEPTION_SOURCE}') from error
-    device = metric_device(device)
     net = net.eval().to(device)
 
     @torch.no_grad()

@@ -27,9 +27,10 @@ def build_arcface(arcface_path=None, arch='iresnet100', device='auto'):
         MetricWeightsError: ``arcface_path`` missing.
     """
     path = require_weights(arcface_path, 'Identity (ArcFace)', 'arcface_path', ARCFACE_SOURCE)
+    device = metric_device(device)
     net = IResNet(arch)
     load_metric_weights(net, path, None, 'Identity (ArcFace)', 'arcface_path', ARCFACE_SOURCE)
-    return net.eval().to(metric_device(device))
+    return net.eval().to(device)
 
 
 def identity_similarity(net, img, img2, input_order='HWC', crop_border=0):

@@ -41,6 +41,7 @@ def build_lpips(net='alex', backbone_path=None, device='auto'):
         raise ValueError(f'LPIPS net must be one of {sorted(BACKBONES)}, got {net!r}')
     factory, file_name = BACKBONES[net]
     path = require_weights(backbone_path, f'LPIPS-{net}', 'backbone_path', SOURCE.format(file=file_name))
+    device = metric_device(device)
     import lpips  # imported when an LPIPS model is built, not by `import panini_arch`
     backbone = factory()
     load_metric_weights(backbone, path, None, f'LPIPS-{net}', 'backbone_path', SOURCE.format(file=file_name))
@@ -48,7 +49,7 @@ def build_lpips(net='alex', backbone_path=None, device='auto'):
     for stage in model.net.children():
         for index, layer in stage.named_children():
             layer.load_state_dict(backbone.features[int(index)].state_dict())
-    return model.eval().to(metric_device(device))
+    return model.eval().to(device)
 
 
 def lpips_distance(model, img, img2, input_order='HWC', crop_border=0):

@@ -101,10 +101,22 @@ def load_published_weights(module, path, key, metric, option, source):
 
 
 def metric_device(device='auto'):
-    """``'auto'`` (or None): CUDA when available, else CPU; otherwise ``torch.device(device)``."""
+    """``'auto'`` (or None): CUDA when available, else CPU; otherwise ``torch.device(device)``.
+
+    Raises:
+        MetricNotComputed: ``device`` is not a device name, or names CUDA where there is none.
+    """
     if device in (None, 'auto'):
         return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    return torch.device(device)
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise MetricNotComputed(f"metric option `device`: {device!r} is not a device ('auto', 'cpu', 'cuda', "
+                                f"'cuda:1', ...): {error}") from error
+    if chosen.type == 'cuda' and not torch.cuda.is_available():
+        raise MetricNotComputed(f"metric option `device`: {device!r}, but CUDA is not available here; use 'auto' or "
+                                "'cpu'")
+    return chosen
 
 
 def to_uint8(img, input_order='HWC'):
