@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 import panini_arch  # noqa: F401  (before basicsr: compat layer)
 from panini_arch.metrics.fid_metric import build_fid_inception
-from panini_arch.metrics.metric_common import image_to_tensor, same_size_runs
+from panini_arch.metrics.metric_common import MetricNotComputed, image_to_tensor, same_size_runs
 from panini_arch.metrics.resize_policy import resize_bicubic
 from panini_arch.utils.image_io import BadImageError, list_images, read_photo
 
@@ -72,8 +72,11 @@ def save_stats(path, mean, cov):
 
 def main(argv=None):
     args = parse_args(argv)
-    paths = list_images(args.folder, recursive=args.recursive, required=True)
-    extractor = build_fid_inception(args.inception_path, args.device)
+    try:
+        paths = list_images(args.folder, recursive=args.recursive, required=True)
+        extractor = build_fid_inception(args.inception_path, args.device)
+    except (FileNotFoundError, MetricNotComputed) as error:
+        sys.exit(str(error).replace('FID not computed: ', ''))
     total, outer, count, failed = feature_moments(paths, extractor, args.size, args.batch_size)
     for path, reason in failed:
         print(f'skipped {path}: {reason}', file=sys.stderr)

@@ -204,3 +204,12 @@ def test_bad_stats_file_through_the_runner_leaves_the_other_metrics(tmp_path, ki
     results = runner.results()
     assert 'reference_stats' in results['fid_ffhq']['not_computed'] and str(path) in results['fid_ffhq']['not_computed']
     assert results['psnr'] == {'value': pytest.approx(calculate_psnr(face(0), face(1), 0)), 'without_gt': 1}
+
+
+def test_make_fid_stats_without_inception_weights_names_the_option(tmp_path):
+    import cv2
+    import make_fid_stats
+    cv2.imwrite(str(tmp_path / 'a.png'), face(0))
+    with pytest.raises(SystemExit, match='inception_path.*does not exist.*pytorch-fid'):
+        make_fid_stats.main([str(tmp_path), str(tmp_path / 'out.pth'), '--inception_path', str(tmp_path / 'absent.pth')])
+    assert not (tmp_path / 'out.pth').exists()
