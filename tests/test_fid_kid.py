@@ -211,5 +211,5 @@ def test_make_fid_stats_without_inception_weights_names_the_option(tmp_path):
     import make_fid_stats
     cv2.imwrite(str(tmp_path / 'a.png'), face(0))
     with pytest.raises(SystemExit, match='inception_path.*does not exist.*pytorch-fid'):
-        make_fid_stats.main([str(tmp_path), str(tmp_path / 'out.pth'), '--inception_path', str(tmp_path / 'absent.pth')])
+        make_fid_stats.main([str(tmp_path), str(tmp_path / 'out.pth'), '--inception_path', str(tmp_path / 'no.pth')])
     assert not (tmp_path / 'out.pth').exists()
