@@ -1,8 +1,8 @@
 """Cost of each evaluation metric (images/s and share of the whole column set) at a given size.
 
-Writes RANDOM weights in each metric's published layout into ``--out`` (once; reused on later runs:
-about 1.4 GB, LPIPS-VGG and IResNet-100 included), a synthetic set of ``--num_images`` restored/GT pairs of ``--size`` px,
-then runs :class:`MetricRunner` over it in batches of ``--batch_size``, one metric at a time and all
+Writes RANDOM weights in each metric's published layout into ``--out`` (once, reused on later runs;
+about 1.4 GB with LPIPS-VGG and IResNet-100), a synthetic set of ``--num_images`` restored/GT pairs
+of ``--size`` px, then runs :class:`MetricRunner` over it in batches of ``--batch_size``, one metric at a time and all
 together, and prints a Markdown table. The numbers are speed only: random weights, synthetic faces.
 
     python scripts/benchmarks/bench_metrics.py --size 1024 --num_images 16 --batch_size 8 --threads 2
