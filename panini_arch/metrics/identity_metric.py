@@ -20,36 +20,53 @@ ARCFACE_SIZE = 112
 
 
 @functools.lru_cache(maxsize=2)
-def build_arcface(arcface_path=None, arch='iresnet100'):
-    """IResNet ArcFace in eval mode on :func:`metric_device`, weights from a local arcface_torch file.
+def build_arcface(arcface_path=None, arch='iresnet100', device='auto'):
+    """IResNet ArcFace in eval mode on :func:`metric_device` (``device``), weights from a local arcface_torch file.
 
     Raises:
         MetricWeightsError: ``arcface_path`` missing.
     """
     path = require_weights(arcface_path, 'Identity (ArcFace)', 'arcface_path', ARCFACE_SOURCE)
+    device = metric_device(device)
     net = IResNet(arch)
     load_metric_weights(net, path, None, 'Identity (ArcFace)', 'arcface_path', ARCFACE_SOURCE)
-    return net.eval().to(metric_device())
+    return net.eval().to(device)
+
+
+def identity_similarity(net, img, img2, input_order='HWC', crop_border=0):
+    """Cosine similarity in [-1, 1] of the embeddings of two BGR [0, 255] face images."""
+    return identity_similarities(net, [img], [img2], input_order, crop_border)[0]
 
 
 @torch.no_grad()
-def identity_similarity(net, img, img2, input_order='HWC', crop_border=0):
-    """Cosine similarity in [-1, 1] of the embeddings of two BGR [0, 255] face images."""
+def identity_similarities(net, imgs, imgs2, input_order='HWC', crop_border=0):
+    """:func:`identity_similarity` of each pair of two lists of face images, in one batch (list of floats)."""
     device = next(net.parameters()).device
-    faces = torch.cat([image_to_tensor(im, input_order, crop_border, device) for im in (img, img2)])
-    faces = F.interpolate(faces, size=(ARCFACE_SIZE, ARCFACE_SIZE), mode='bicubic', align_corners=False,
-                          antialias=True)
+    faces = torch.cat([
+        F.interpolate(image_to_tensor(img, input_order, crop_border, device), size=(ARCFACE_SIZE, ARCFACE_SIZE),
+                      mode='bicubic', align_corners=False, antialias=True) for img in list(imgs) + list(imgs2)])
     embedding = net(faces * 2 - 1)
-    return F.cosine_similarity(embedding[0:1], embedding[1:2]).item()
+    return F.cosine_similarity(embedding[:len(imgs)], embedding[len(imgs):]).tolist()
 
 
 @METRIC_REGISTRY.register()
-def calculate_identity(img, img2, crop_border=0, input_order='HWC', arcface_path=None, arch='iresnet100', **kwargs):
+def calculate_identity(img, img2, crop_border=0, input_order='HWC', arcface_path=None, arch='iresnet100',
+                       device='auto', **kwargs):
     """ArcFace identity similarity of a restored face to its GT (higher is better).
 
     Args:
         img, img2 (ndarray): BGR face images in [0, 255].
         arcface_path (str): insightface arcface_torch ``backbone.pth``.
         arch (str): 'iresnet18' | 'iresnet34' | 'iresnet50' | 'iresnet100', matching the file.
+        device (str): 'auto' (CUDA when available), 'cpu' or 'cuda'.
     """
-    return identity_similarity(build_arcface(arcface_path, arch), img, img2, input_order, crop_border)
+    return calculate_identity.batched([img], [img2], crop_border, input_order, arcface_path, arch, device)[0]
+
+
+def calculate_identity_batch(imgs, imgs2, crop_border=0, input_order='HWC', arcface_path=None, arch='iresnet100',
+                             device='auto', **kwargs):
+    """:func:`calculate_identity` of each pair of two lists, batched (what :class:`MetricRunner` calls)."""
+    return identity_similarities(build_arcface(arcface_path, arch, device), imgs, imgs2, input_order, crop_border)
+
+
+calculate_identity.batched = calculate_identity_batch

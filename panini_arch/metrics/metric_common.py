@@ -1,4 +1,4 @@
-"""Helpers shared by the metrics that need network weights (LPIPS, FID, identity).
+"""Helpers shared by the metrics that need network weights (LPIPS, FID, KID, identity, Deg, LMD).
 
 BasicSR hands every metric uint8-range BGR images (``tensor2img`` output); the
 networks want RGB tensors. A metric whose weights are absent raises
@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from basicsr.metrics.metric_util import reorder_image
-from panini_arch.archs.arch_util import load_state_dict_file
+from panini_arch.archs.arch_util import check_state_dict, load_state_dict_file
 from panini_arch.utils.safe_load import UnsafeWeightsError, load_torch_file
 
 
@@ -23,7 +23,21 @@ class MetricWeightsError(MetricNotComputed, FileNotFoundError):
     """A metric's weights file is missing; the message names the option and the source."""
 
 
-def require_weights(path, metric, option, source):
+class SetMetric:
+    """Base of the set metrics (FID, KID, Deg, LMD): subclasses define ``update_batch(imgs, imgs2, input_order)``
+    and ``compute()``; :meth:`update` adds one pair. They need the GT unless :meth:`needs_gt` says otherwise."""
+
+    @staticmethod
+    def needs_gt(opt):
+        """Whether the metric with options ``opt`` compares with the GT images."""
+        return True
+
+    def update(self, img, img2, input_order='HWC'):
+        """Add one restored image and its GT (BGR, [0, 255]; the GT may be None when not needed)."""
+        self.update_batch([img], [img2], input_order)
+
+
+def require_weights(path, metric, option, source, kind='weights file'):
     """Return ``path`` if it is a file, else raise :class:`MetricWeightsError`.
 
     Args:
@@ -31,15 +45,17 @@ def require_weights(path, metric, option, source):
         metric (str): metric name for the message ("LPIPS").
         option (str): option that holds the path ("backbone_path").
         source (str): where to get the file.
+        kind (str): what the file is, for the message.
     """
     if path and os.path.isfile(os.path.expanduser(path)):
         return os.path.expanduser(path)
-    raise MetricWeightsError(f'{metric} not computed: weights file {path!r} (metric option `{option}`) '
+    raise MetricWeightsError(f'{metric} not computed: {kind} {path!r} (metric option `{option}`) '
                              f'does not exist. {source}')
 
 
-def _unreadable(path, metric, option, source, error):
-    return MetricWeightsError(f'{metric} not computed: weights file {path!r} (metric option `{option}`) cannot be '
+def unusable_file(path, metric, option, source, error, kind='weights file'):
+    """:class:`MetricWeightsError` for a file that exists but cannot be used (corrupt, wrong layout)."""
+    return MetricWeightsError(f'{metric} not computed: {kind} {path!r} (metric option `{option}`) cannot be '
                               f'used: {error}. {source}')
 
 
@@ -48,7 +64,7 @@ def load_metric_file(path, metric, option, source):
     try:
         return load_torch_file(path)
     except Exception as error:  # torch raises several types for corrupt files
-        raise _unreadable(path, metric, option, source, error) from error
+        raise unusable_file(path, metric, option, source, error) from error
 
 
 def load_metric_weights(module, path, key, metric, option, source):
@@ -56,12 +72,72 @@ def load_metric_weights(module, path, key, metric, option, source):
     try:
         load_state_dict_file(module, path, key, metric, source)
     except (RuntimeError, KeyError, UnsafeWeightsError) as error:
-        raise _unreadable(path, metric, option, source, error) from error
+        raise unusable_file(path, metric, option, source, error) from error
 
 
-def metric_device():
-    """CUDA when available, else CPU."""
-    return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+def load_published_weights(module, path, key, metric, option, source):
+    """Strictly load a published state dict (``torch.load(path)[key]``, or the file itself when ``key`` is
+    None) into ``module``, weights only; keys saved from ``DataParallel`` (``module.`` prefix) are accepted.
+
+    Raises:
+        MetricWeightsError: unreadable, code-carrying or truncated file, no ``key``, or keys or shapes
+            that do not fit ``module`` (all named).
+    """
+    state = load_metric_file(path, metric, option, source)
+    if key is not None:
+        if not isinstance(state, dict) or key not in state:
+            found = sorted(map(str, state)) if isinstance(state, dict) else type(state).__name__
+            raise unusable_file(path, metric, option, source, f'no entry {key!r} holding the weights; found {found}')
+        state = state[key]
+    if not isinstance(state, dict) or not all(torch.is_tensor(value) for value in state.values()):
+        raise unusable_file(path, metric, option, source, 'not a state dict of tensors')
+    state = {(name[len('module.'):] if name.startswith('module.') else name): value for name, value in state.items()}
+    try:
+        check_state_dict(module, state, path, metric)
+    except RuntimeError as error:
+        raise unusable_file(path, metric, option, source, error) from error
+    module.load_state_dict(state, strict=True)
+    return module
+
+
+def metric_device(device='auto'):
+    """``'auto'`` (or None): CUDA when available, else CPU; otherwise ``torch.device(device)``.
+
+    Raises:
+        MetricNotComputed: ``device`` is not a device name, or names CUDA where there is none.
+    """
+    if device in (None, 'auto'):
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise MetricNotComputed(f"metric option `device`: {device!r} is not a device ('auto', 'cpu', 'cuda', "
+                                f"'cuda:1', ...): {error}") from error
+    if chosen.type == 'cuda' and not torch.cuda.is_available():
+        raise MetricNotComputed(f"metric option `device`: {device!r}, but CUDA is not available here; use 'auto' or "
+                                "'cpu'")
+    return chosen
+
+
+def to_uint8(img, input_order='HWC'):
+    """BasicSR metric image (BGR, [0, 255], uint8 or float) -> HWC uint8, as ``cv2.imread`` gives it."""
+    img = reorder_image(np.asarray(img), input_order=input_order)
+    return img if img.dtype == np.uint8 else np.clip(np.round(img), 0, 255).astype(np.uint8)
+
+
+def same_size_runs(items, shape=np.shape):
+    """Split a list into runs of consecutive items of one ``shape(item)`` (so each run stacks into a batch).
+
+    Returns:
+        list[list]: the runs, in order.
+    """
+    runs = []
+    for item in items:
+        if runs and shape(runs[-1][0]) == shape(item):
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
 
 
 def image_to_tensor(img, input_order='HWC', crop_border=0, device='cpu'):
