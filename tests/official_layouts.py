@@ -1,7 +1,8 @@
 """Random state dicts in the authors' checkpoint layouts, built from the key lists in tests/data/official.
 
-``rule_value`` is the rule of ``shared/official/FIXTURE.md`` (one seeded draw per key), so the
-fixture's weights can be regenerated; ``official_file`` wraps a layout the way the released files do.
+``rule_value`` is the rule of the authors' numerical fixture (FIXTURE.md, one seeded draw per key; see
+docs/official_weights.md), so the fixture's weights can be regenerated; ``official_file`` wraps a layout
+the way the released files do; ``fixture`` reads what tests/data/official keeps of the authors' output.
 
 FIXTURE.md's "BatchNorm module" test looks ``<module>.running_mean`` up among the JSON's keys, which all
 start with ``generator.``, while ``<module>`` comes from the key without that prefix: read literally, no
@@ -12,14 +13,12 @@ panini.py on MMEditing 0.14's StyleGAN2), the literal reading reproduces the fix
 """
 import json
 import math
-import os
 import zlib
 from pathlib import Path
 
 import torch
 
 KEY_LISTS = Path(__file__).parent / 'data' / 'official'
-FIXTURE_ENV = 'PANINI_OFFICIAL_FIXTURES'
 BLUR = torch.tensor([1., 3., 3., 1.])
 
 
@@ -84,7 +83,7 @@ def official_file(state_dict, optimizer=True):
     return checkpoint
 
 
-def fixture_path(name):
-    """``shared/official/fixture_<name>_io.pt`` beside the clone (or under $PANINI_OFFICIAL_FIXTURES)."""
-    folder = os.environ.get(FIXTURE_ENV) or Path(__file__).resolve().parents[1].parent / 'shared' / 'official'
-    return Path(folder) / f'fixture_{name}_io.pt'
+def fixture(name):
+    """``tests/data/official/fixture_<name>.pt``: the input's seed and hash, float16 crops and statistics
+    of the authors' output (made by scripts/make_official_fixture.py)."""
+    return torch.load(KEY_LISTS / f'fixture_{name}.pt', weights_only=True)
