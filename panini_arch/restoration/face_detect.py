@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..utils.optional import import_optional
+from ..utils.optional import RETINAFACE_INSTALL, import_optional
 from ..utils.safe_load import load_torch_file
 
 Face = namedtuple('Face', ['box', 'score', 'landmarks'])
@@ -110,9 +110,10 @@ def load_retinaface(weights_path, device):
     The backbone (ResNet-50 or MobileNet-0.25) is chosen from the file name.
 
     Raises:
+        ImportError: facexlib is not installed (the install command in the message).
         FileNotFoundError: no path given or the file is missing.
     """
-    from facexlib.detection.retinaface import RetinaFace
+    retinaface = import_optional('facexlib.detection.retinaface', RETINAFACE_INSTALL, '--detector retinaface')
     names = ', '.join(RETINAFACE_FILES)
     if not weights_path or not os.path.isfile(weights_path):
         raise FileNotFoundError(
@@ -120,7 +121,7 @@ def load_retinaface(weights_path, device):
             f'({names}, from https://github.com/xinntao/facexlib/releases), or use --detector mtcnn, '
             'which works offline.')
     network = RETINAFACE_FILES.get(os.path.basename(weights_path), 'resnet50')
-    model = RetinaFace(network_name=network, half=False, device=device)
+    model = retinaface.RetinaFace(network_name=network, half=False, device=device)
     state = load_torch_file(weights_path)
     for key in list(state):
         if key.startswith('module.'):
