@@ -18,6 +18,8 @@ from pathlib import Path
 
 import torch
 
+from panini_arch.archs import official_convert as oc
+
 KEY_LISTS = Path(__file__).parent / 'data' / 'official'
 BLUR = torch.tensor([1., 3., 3., 1.])
 
@@ -87,3 +89,39 @@ def fixture(name):
     """``tests/data/official/fixture_<name>.pt``: the input's seed and hash, float16 crops and statistics
     of the authors' output (made by scripts/make_official_fixture.py)."""
     return torch.load(KEY_LISTS / f'fixture_{name}.pt', weights_only=True)
+
+
+def small_panini_layout(name, out_size=128, num_rrdb=1, **widths):
+    """``{key: shape}`` of ``panini_<name>_latest.pth``'s generator cut to a smaller net the converter accepts.
+
+    The StyleGAN2 prior stops at ``out_size`` (fewer ``injected_noise``/``convs``/``to_rgbs``), the
+    RRDB trunk keeps ``num_rrdb`` blocks and ``widths`` (PaniniNet options: ``narrow``,
+    ``num_style_feat``, ``rrdb_channels``) shrink the layers; the shapes are those of the PaniniNet the
+    converter builds for these options, found through its own key rules. For end-to-end tests that
+    cannot afford the published sizes.
+    """
+    full = key_list(name)
+    levels = int(math.log2(out_size)) - 2
+
+    def kept(key):
+        parts = key.split('.')
+        if key.startswith('generator.generator.injected_noise_'):
+            return int(key.rsplit('_', 1)[1]) < 2 * levels + 1
+        if key.startswith(('generator.generator.convs.', 'generator.generator.to_rgbs.')):
+            return int(parts[3]) < (2 * levels if parts[2] == 'convs' else levels)
+        if key.startswith('generator.encoder.0.0.body.'):
+            return int(parts[5]) < num_rrdb
+        return True
+
+    layout = {key: shape for key, shape in full.items() if kept(key)}
+    meta = {key[len('generator.'):]: torch.empty(shape, device='meta') for key, shape in layout.items()}
+    options = dict(oc.panini_options(meta, f'small panini_{name}'), **widths)
+    with torch.device('meta'):
+        target = oc.build('PaniniNet', options).state_dict()
+    for key in layout:
+        mapped = oc._map_key(key[len('generator.'):], oc.PANINI_RULES)
+        if isinstance(mapped, str):
+            layout[key] = tuple(target[mapped].shape)
+        elif torch.is_tensor(mapped):
+            layout[key] = tuple(mapped.shape)
+    return layout
