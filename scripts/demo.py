@@ -166,10 +166,9 @@ def demo_with_weights(args):
     restore_dir = os.path.join(eval_dir, 'restore')
     rows = stages.run(f'restoring the faces with {title}', restoration_table, net, faces, restore_dir, ranges,
                       seed=args.seed)
-    methods = {other: (other_net, other_net.in_size, {}) for other, other_net in more_panini}
-    methods.update(others)
-    methods = {column_key(other): method for other, method in methods.items()}
-    stages.run('the other methods', method_columns, rows, methods, restore_dir)
+    titled = {other: (other_net, other_net.in_size, {}) for other, other_net in more_panini}
+    titled.update(others)
+    stages.run('the other methods', method_columns, rows, {column_key(t): m for t, m in titled.items()}, restore_dir)
     theta = stages.run('theta vs r (Table 4)', theta_curve, net, faces, os.path.join(eval_dir, 'theta'), THETA_FIXED,
                        seed=args.seed)
     lq_paths = [row['lq'] for row in rows[:mode['fusion_faces']]]
@@ -182,8 +181,7 @@ def demo_with_weights(args):
                f'Table 4, Fig. 7 and the prior-weight sweep: {title}',
                'which weights made each column:'] + weight_lines
     stages.seconds['total'] = time.perf_counter() - total_start
-    columns = {'bicubic': 'bicubic', 'restored': title,
-               **{column_key(other): other for other in (*dict(more_panini), *others)}}
+    columns = {'bicubic': 'bicubic', 'restored': title, **{column_key(t): t for t in titled}}
     report = write_report(root, summary, rows, fusion, theta, theta_plot(theta, os.path.join(eval_dir, 'theta.png')),
                           None, stages.seconds, columns, (sweep, biases), 'panini-arch demo with published weights')
     return finish(report, summary, stages)

@@ -91,10 +91,11 @@ def fixture(name):
     return torch.load(KEY_LISTS / f'fixture_{name}.pt', weights_only=True)
 
 
-def small_panini_layout(name, out_size=128, num_rrdb=1, **widths):
+def small_panini_layout(name, in_size=64, out_size=128, num_rrdb=1, **widths):
     """``{key: shape}`` of ``panini_<name>_latest.pth``'s generator cut to a smaller net the converter accepts.
 
     The StyleGAN2 prior stops at ``out_size`` (fewer ``injected_noise``/``convs``/``to_rgbs``), the
+    IFE reaches 64x64 from ``in_size`` with fewer stride-2 convs (``encoder.0.<even>``), the
     RRDB trunk keeps ``num_rrdb`` blocks and ``widths`` (PaniniNet options: ``narrow``,
     ``num_style_feat``, ``rrdb_channels``) shrink the layers; the shapes are those of the PaniniNet the
     converter builds for these options, found through its own key rules. For end-to-end tests that
@@ -111,6 +112,8 @@ def small_panini_layout(name, out_size=128, num_rrdb=1, **widths):
             return int(parts[3]) < (2 * levels if parts[2] == 'convs' else levels)
         if key.startswith('generator.encoder.0.0.body.'):
             return int(parts[5]) < num_rrdb
+        if key.startswith('generator.encoder.0.') and parts[3] not in ('0', '1'):
+            return (int(parts[3]) - 2) // 2 <= int(math.log2(in_size // 64))
         return True
 
     layout = {key: shape for key, shape in full.items() if kept(key)}

@@ -23,11 +23,13 @@ SMALL = {  # the published files' layouts at test sizes (published: 512 -> 1024 
 
 @pytest.fixture
 def weights_dir(tmp_path, monkeypatch):
-    """panini_sr_latest.pth (the released layout), GFPGANv1.4.pth (params_ema) and GPEN-BFR-512.pth (bare)."""
+    """panini_mfr_latest.pth and panini_sr_latest.pth (the released layout, 64 -> 128), GFPGANv1.4.pth
+    (params_ema) and GPEN-BFR-512.pth (a bare state dict)."""
     folder = tmp_path / 'weights'
     folder.mkdir()
-    layout = small_panini_layout('sr', out_size=128, narrow=1 / 16, num_style_feat=32, rrdb_channels=8)
-    torch.save(official_file(rule_state_dict(layout, 'generator.')), folder / 'panini_sr_latest.pth')
+    for name in ('mfr', 'sr'):
+        layout = small_panini_layout(name, in_size=64, out_size=128, narrow=1 / 16, num_style_feat=32, rrdb_channels=8)
+        torch.save(official_file(rule_state_dict(layout, 'generator.')), folder / f'panini_{name}_latest.pth')
     torch.manual_seed(0)
     gfpgan = ARCH_REGISTRY.get('GFPGANv1Clean')(**{k: v for k, v in SMALL['GFPGANv1.4.pth'].items() if k != 'type'})
     torch.save({'params_ema': gfpgan.state_dict()}, folder / 'GFPGANv1.4.pth')
@@ -52,17 +54,18 @@ def test_quick_demo_with_weights_reports_each_column_and_its_file(weights_dir, t
         page = f.read()
     for src in re.findall(r'src="([^"]+)"', page):
         assert os.path.isfile(tmp_path / 'demo' / src), src
-    for column, file in (('Panini-Net SR16', 'panini_sr_latest.pth'), ('GFPGAN v1.4', 'GFPGANv1.4.pth'),
-                         ('GPEN-BFR-512', 'GPEN-BFR-512.pth')):
+    for column, file in (('Panini-Net FR', 'panini_mfr_latest.pth'), ('Panini-Net SR16', 'panini_sr_latest.pth'),
+                         ('GFPGAN v1.4', 'GFPGANv1.4.pth'), ('GPEN-BFR-512', 'GPEN-BFR-512.pth')):
         assert f'<th>{column}</th>' in page
         assert re.search(f'<li>{column}: [^<]*{re.escape(file)} ', page), column
+    assert '<li>Table 4, Fig. 7 and the prior-weight sweep: Panini-Net FR</li>' in page
     faces = ('astronaut', 'grace_hopper', 'lfw099')
-    scores = r'(<td>\d+\.\d\d</td>){4}(<td>-?[01]\.\d{3}</td>){4}</tr>'  # bicubic, Panini, GFPGAN, GPEN
+    scores = r'(<td>\d+\.\d\d</td>){5}(<td>-?[01]\.\d{3}</td>){5}</tr>'  # bicubic, FR, SR16, GFPGAN, GPEN
     assert len(re.findall(scores, page)) == len(faces)
     for name in faces:
         restored = tmp_path / 'demo' / 'images' / 'restore'
         assert all((restored / column / f'{name}.png').is_file()
-                   for column in ('restored', 'bicubic', 'gfpgan_v1_4', 'gpen_bfr_512'))
+                   for column in ('restored', 'bicubic', 'panini_net_sr16', 'gfpgan_v1_4', 'gpen_bfr_512'))
     assert len(re.findall(r'<tr><td>\d+</td><td>[\d.]+</td><td>[\d.]+ &plusmn;', page)) == 4  # Table 4's r
     assert 'Prior weight' in page and len(re.findall(r'<br>[\d.]+</td>', page)) == 2 * 5  # 2 faces x 5 biases
     assert 'Training curves' not in page
