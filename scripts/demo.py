@@ -183,7 +183,8 @@ def demo_with_weights(args):
     stages.seconds['total'] = time.perf_counter() - total_start
     columns = {'bicubic': 'bicubic', 'restored': title, **{column_key(t): t for t in titled}}
     report = write_report(root, summary, rows, fusion, theta, theta_plot(theta, os.path.join(eval_dir, 'theta.png')),
-                          None, stages.seconds, columns, (sweep, biases), 'panini-arch demo with published weights')
+                          None, stages.seconds, columns, (sweep, biases), 'panini-arch demo with published weights',
+                          'Shipped faces')
     return finish(report, summary, stages)
 
 

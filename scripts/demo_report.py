@@ -59,16 +59,17 @@ def image_cells(row, keys, root):
     return f'<tr><td>{html.escape(row["name"])}</td>' + ''.join(f'<td>{img(row[key], root)}</td>' for key in keys)
 
 
-def restoration_section(rows, root, columns=None):
+def restoration_section(rows, root, columns=None, faces='Held-out faces'):
     """LQ / each method / GT grid with PSNR and SSIM per image and method, and the means.
 
     Args:
         columns (dict | None): row key -> column title, in order (default: bicubic, then the trained
             Panini-Net in ``restored``).
+        faces (str): what the faces are, for the heading.
     """
     columns = columns or {'bicubic': 'bicubic', 'restored': 'Panini-Net'}
     titles = [html.escape(title) for title in columns.values()]
-    out = [f'<h2>Held-out faces: LQ / {" / ".join(titles)} / GT</h2>',
+    out = [f'<h2>{html.escape(faces)}: LQ / {" / ".join(titles)} / GT</h2>',
            '<table><tr><th>face</th><th>LQ (net input)</th>' + ''.join(f'<th>{t}</th>' for t in titles) +
            '<th>GT</th>' + ''.join(f'<th>PSNR {t}</th>' for t in titles) +
            ''.join(f'<th>SSIM {t}</th>' for t in titles) + '</tr>']
@@ -121,7 +122,7 @@ def theta_section(rows, plot_path, root):
 
 
 def write_report(root, summary, restoration, fusion, theta, theta_plot, curves_plot, timings, columns=None,
-                 sweep=None, title='panini-arch offline demo'):
+                 sweep=None, title='panini-arch offline demo', faces='Held-out faces'):
     """Write ``root/index.html``; returns its path.
 
     Args:
@@ -131,12 +132,13 @@ def write_report(root, summary, restoration, fusion, theta, theta_plot, curves_p
         timings (dict): stage name -> seconds.
         columns (dict | None): restoration columns, see :func:`restoration_section`.
         sweep (tuple | None): (rows of ``demo_evaluate.prior_sweep``, biases).
+        title, faces (str): the page title; what the restored faces are.
     """
     stage_rows = ''.join(f'<tr><td>{html.escape(k)}</td><td>{v:.1f} s</td></tr>' for k, v in timings.items())
     body = [
         f'<h1>{html.escape(title)}</h1>',
         '<ul>' + ''.join(f'<li>{html.escape(line)}</li>' for line in summary) + '</ul>',
-        restoration_section(restoration, root, columns),
+        restoration_section(restoration, root, columns, faces),
         theta_section(theta, theta_plot, root),
         fusion_section(fusion, root),
     ]
