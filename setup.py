@@ -23,7 +23,7 @@ setup(
         'basicsr>=1.4.2,<1.5',
         # 2.5: torch.onnx.export(ExportedProgram, dynamo=True, external_data=...); 2.3: torch.amp.GradScaler(device)
         'torch>=2.5',
-        'torchvision>=0.20',
+        'torchvision>=0.20',  # torch 2.5's; batched and CUDA torchvision.io.encode_jpeg/decode_jpeg are 0.19
         'lmdb',
         'opencv-python>=4.5,<5',
         'numpy',
