@@ -1,8 +1,9 @@
 """Evaluate the demo's trained Panini-Net on held-out faces with the package's own tools.
 
 Test sets come from ``panini_arch.data.eval_sets`` (seeded Eq. 10 degradations and
-the Table 4 r sweep); theta and the Fig. 7 outputs from ``panini_arch.evaluation.analysis``;
-PSNR/SSIM from BasicSR on uint8 images.
+the Table 4 r sweep); theta, the Fig. 7 outputs and the prior-weight sweep from
+``panini_arch.evaluation.analysis``; PSNR/SSIM from BasicSR on uint8 images. The same functions
+serve the demo with published weights (other methods as extra columns).
 """
 import os
 
@@ -13,7 +14,7 @@ import torch
 from panini_arch.archs.presets import build_panini, load_checkpoint  # first: makes basicsr importable
 from basicsr.metrics import calculate_psnr, calculate_ssim
 from panini_arch.data.eval_sets import generate_test_set, generate_theta_set
-from panini_arch.evaluation.analysis import fusion_outputs, image_thetas, load_batch, to_image
+from panini_arch.evaluation.analysis import fusion_outputs, image_thetas, load_batch, mask_bias_sweep, to_image
 from panini_arch.metrics.resize_policy import resize_bicubic, restore
 from panini_arch.utils.image_io import list_images
 
@@ -50,12 +51,54 @@ def restoration_table(net, test_dir, out_dir, ranges, seed=2022):
         lq = load_batch([lq_path])
         restored = to_image(restore(net, lq, net.in_size)[0])
         bicubic = to_image(resize_bicubic(lq, net.out_size)[0])
-        row = {'name': os.path.splitext(name)[0], 'lq': lq_path, 'gt': os.path.join(out_dir, 'GT', name),
-               'restored': write(os.path.join(out_dir, 'restored', name), restored),
-               'bicubic': write(os.path.join(out_dir, 'bicubic', name), bicubic)}
-        for key, img in (('', restored), ('_bicubic', bicubic)):
-            row['psnr' + key] = float(calculate_psnr(img, gt, crop_border=0))
-            row['ssim' + key] = float(calculate_ssim(img, gt, crop_border=0))
+        row = {'name': os.path.splitext(name)[0], 'lq': lq_path, 'gt': os.path.join(out_dir, 'GT', name)}
+        for key, img in (('restored', restored), ('bicubic', bicubic)):
+            add_column(row, key, img, gt, out_dir)
+        rows.append(row)
+    return rows
+
+
+def add_column(row, key, img, gt, out_dir):
+    """Write ``img`` to ``out_dir/<key>/`` and put its path in ``row[key]``, its PSNR/SSIM against ``gt`` in
+    ``row['psnr<suffix>']``/``row['ssim<suffix>']`` (suffix :func:`score_suffix`)."""
+    row[key] = write(os.path.join(out_dir, key, os.path.basename(row['gt'])), img)
+    row['psnr' + score_suffix(key)] = float(calculate_psnr(img, gt, crop_border=0))
+    row['ssim' + score_suffix(key)] = float(calculate_ssim(img, gt, crop_border=0))
+
+
+def score_suffix(key):
+    """'' for the Panini-Net column ``restored``, ``_<key>`` for the others (``psnr_bicubic``)."""
+    return '' if key == 'restored' else f'_{key}'
+
+
+@torch.no_grad()
+def method_columns(rows, methods, out_dir):
+    """Restore each row's LQ with other methods; adds their images and scores to ``rows`` (in place).
+
+    Args:
+        methods (dict): column key -> (net, input size, forward kwargs); outputs are resized to the GT size.
+    """
+    for row in rows:
+        gt = cv2.imread(row['gt'])
+        lq = load_batch([row['lq']])
+        for key, (net, input_size, kwargs) in methods.items():
+            add_column(row, key, to_image(restore(net, lq, input_size, gt.shape[:2], **kwargs)[0]), gt, out_dir)
+
+
+def prior_sweep(net, lq_paths, out_dir, biases):
+    """The DAFI prior weight swept by ``mask_bias`` (negative: the input features, positive: the prior).
+
+    Returns:
+        list[dict]: per face ``name``, ``lq`` and per bias ``b`` the image path ``bias<b>`` and ``theta<b>``.
+    """
+    outputs, thetas = mask_bias_sweep(net, load_batch(lq_paths), biases)
+    rows = []
+    for i, path in enumerate(lq_paths):
+        name = os.path.basename(path)
+        row = {'name': os.path.splitext(name)[0], 'lq': path}
+        for bias, batch, theta in zip(biases, outputs, thetas):
+            row[f'bias{bias:g}'] = write(os.path.join(out_dir, f'bias{bias:g}', name), to_image(batch[i]))
+            row[f'theta{bias:g}'] = float(theta[i])
         rows.append(row)
     return rows
 

@@ -115,10 +115,27 @@ def build_face_set(out_dir, size=128, copies=8, test_lfw=12, seed=0):
     lfw = lfw_faces(size)
     for i, face in enumerate(lfw[:-test_lfw]):
         train += [(f'lfw{i:03d}_{k}', augment(tint(face, rng) if k else face, rng)) for k in range(copies // 4 + 1)]
-    hopper, hopper_landmarks = photos['grace_hopper']
-    test = [('grace_hopper', jittered_alignment(hopper, hopper_landmarks, size, rng, strength=0))]
-    test += [(f'lfw{LFW_FACES - test_lfw + i:03d}', face) for i, face in enumerate(lfw[-test_lfw:])]
+    test = aligned_photos(photos, ('grace_hopper', ), size) + last_lfw_faces(lfw, test_lfw)
     return write_folder(os.path.join(out_dir, 'train'), train), write_folder(os.path.join(out_dir, 'test'), test)
+
+
+def aligned_photos(photos, names, size):
+    """[(name, face)] of the named colour photos aligned to the template at ``size`` (no jitter)."""
+    rng = np.random.default_rng(0)  # unused by a zero-strength alignment
+    return [(name, jittered_alignment(*photos[name], size, rng, strength=0)) for name in names]
+
+
+def last_lfw_faces(lfw, count):
+    """[(name, face)] of the last ``count`` LFW faces, named by their index in the subset."""
+    return [(f'lfw{LFW_FACES - count + i:03d}', face) for i, face in enumerate(lfw[len(lfw) - count:])]
+
+
+def shipped_faces(out_dir, size, num_lfw=4):
+    """Every shipped colour photo and the last ``num_lfw`` LFW faces, aligned at ``size``, in ``out_dir``
+    (PNG + meta_info.txt): the faces a pre-trained net restores, nothing held out. Returns the folder."""
+    photos = colour_photos()
+    faces = aligned_photos(photos, sorted(photos), size) + last_lfw_faces(lfw_faces(size), num_lfw)
+    return write_folder(out_dir, faces)
 
 
 def user_face_set(hq_dir, out_dir, size=128, test_fraction=0.1, copies=4, seed=0):

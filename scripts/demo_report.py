@@ -2,6 +2,7 @@
 import html
 import os
 
+from demo_evaluate import score_suffix
 from panini_arch.evaluation.published import THETA
 from plots import plot_theta, plt
 
@@ -58,18 +59,42 @@ def image_cells(row, keys, root):
     return f'<tr><td>{html.escape(row["name"])}</td>' + ''.join(f'<td>{img(row[key], root)}</td>' for key in keys)
 
 
-def restoration_section(rows, root):
-    """LQ / bicubic / restored / GT grid with PSNR and SSIM per image, and the means."""
-    out = ['<h2>Held-out faces: LQ / bicubic / Panini-Net / GT</h2>',
-           '<table><tr><th>face</th><th>LQ (net input)</th><th>bicubic</th><th>Panini-Net</th><th>GT</th>'
-           '<th>PSNR bicubic</th><th>PSNR Panini</th><th>SSIM bicubic</th><th>SSIM Panini</th></tr>']
+def restoration_section(rows, root, columns=None, faces='Held-out faces'):
+    """LQ / each method / GT grid with PSNR and SSIM per image and method, and the means.
+
+    Args:
+        columns (dict | None): row key -> column title, in order (default: bicubic, then the trained
+            Panini-Net in ``restored``).
+        faces (str): what the faces are, for the heading.
+    """
+    columns = columns or {'bicubic': 'bicubic', 'restored': 'Panini-Net'}
+    titles = [html.escape(title) for title in columns.values()]
+    out = [f'<h2>{html.escape(faces)}: LQ / {" / ".join(titles)} / GT</h2>',
+           '<table><tr><th>face</th><th>LQ (net input)</th>' + ''.join(f'<th>{t}</th>' for t in titles) +
+           '<th>GT</th>' + ''.join(f'<th>PSNR {t}</th>' for t in titles) +
+           ''.join(f'<th>SSIM {t}</th>' for t in titles) + '</tr>']
+    scores = [f'{metric}{score_suffix(key)}' for metric in ('psnr', 'ssim') for key in columns]
+    digits = {'psnr': 2, 'ssim': 3}
     for row in rows:
-        out.append(image_cells(row, ('lq', 'bicubic', 'restored', 'gt'), root) +
-                   f'<td>{row["psnr_bicubic"]:.2f}</td><td>{row["psnr"]:.2f}</td>'
-                   f'<td>{row["ssim_bicubic"]:.3f}</td><td>{row["ssim"]:.3f}</td></tr>')
-    mean = {key: sum(r[key] for r in rows) / len(rows) for key in ('psnr', 'psnr_bicubic', 'ssim', 'ssim_bicubic')}
-    out.append(f'<tr><th>mean</th><td colspan="4"></td><th>{mean["psnr_bicubic"]:.2f}</th><th>{mean["psnr"]:.2f}</th>'
-               f'<th>{mean["ssim_bicubic"]:.3f}</th><th>{mean["ssim"]:.3f}</th></tr></table>')
+        out.append(image_cells(row, ('lq', *columns, 'gt'), root) +
+                   ''.join(f'<td>{row[key]:.{digits[key[:4]]}f}</td>' for key in scores) + '</tr>')
+    mean = {key: sum(r[key] for r in rows) / len(rows) for key in scores}
+    out.append(f'<tr><th>mean</th><td colspan="{len(columns) + 2}"></td>' +
+               ''.join(f'<th>{mean[key]:.{digits[key[:4]]}f}</th>' for key in scores) + '</tr></table>')
+    return '\n'.join(out)
+
+
+def sweep_section(rows, biases, root):
+    """The prior-weight sweep: outputs and theta per DAFI ``mask_bias`` (rows from ``demo_evaluate.prior_sweep``)."""
+    out = ['<h2>Prior weight: the DAFI masks moved by mask_bias</h2>',
+           '<p class="note">mask_bias is added to the prior logit of all five DAFIs: negative values keep the '
+           'input features, positive ones the GAN prior; 0 is the learned mask. Under each image: theta.</p>',
+           '<table><tr><th>face</th><th>LQ</th>' + ''.join(f'<th>{b:+g}</th>' for b in biases) + '</tr>']
+    for row in rows:
+        out.append(f'<tr><td>{html.escape(row["name"])}</td><td>{img(row["lq"], root)}</td>' +
+                   ''.join(f'<td>{img(row[f"bias{b:g}"], root)}<br>{row[f"theta{b:g}"]:.3f}</td>' for b in biases) +
+                   '</tr>')
+    out.append('</table>')
     return '\n'.join(out)
 
 
@@ -96,27 +121,34 @@ def theta_section(rows, plot_path, root):
             f'{cells}</table><p>{img(plot_path, root, cls="plot")}</p>')
 
 
-def write_report(root, summary, restoration, fusion, theta, theta_plot, curves_plot, timings):
+def write_report(root, summary, restoration, fusion, theta, theta_plot, curves_plot, timings, columns=None,
+                 sweep=None, title='panini-arch offline demo', faces='Held-out faces'):
     """Write ``root/index.html``; returns its path.
 
     Args:
-        summary (list[str]): lines describing the run (data, sizes, iterations).
+        summary (list[str]): lines describing the run (data, sizes, iterations, which weights).
         restoration, fusion, theta (list[dict]): rows from ``demo_evaluate``.
-        theta_plot, curves_plot (str): PNG paths.
+        theta_plot (str): PNG path. curves_plot (str | None): training curves PNG, None without training.
         timings (dict): stage name -> seconds.
+        columns (dict | None): restoration columns, see :func:`restoration_section`.
+        sweep (tuple | None): (rows of ``demo_evaluate.prior_sweep``, biases).
+        title, faces (str): the page title; what the restored faces are.
     """
     stage_rows = ''.join(f'<tr><td>{html.escape(k)}</td><td>{v:.1f} s</td></tr>' for k, v in timings.items())
     body = [
-        '<h1>panini-arch offline demo</h1>',
+        f'<h1>{html.escape(title)}</h1>',
         '<ul>' + ''.join(f'<li>{html.escape(line)}</li>' for line in summary) + '</ul>',
-        restoration_section(restoration, root),
+        restoration_section(restoration, root, columns, faces),
         theta_section(theta, theta_plot, root),
         fusion_section(fusion, root),
-        f'<h2>Training curves</h2><p>{img(curves_plot, root, cls="plot")}</p>',
-        f'<h2>Time per stage</h2><table>{stage_rows}</table>',
     ]
+    if sweep:
+        body.append(sweep_section(*sweep, root))
+    if curves_plot:
+        body.append(f'<h2>Training curves</h2><p>{img(curves_plot, root, cls="plot")}</p>')
+    body.append(f'<h2>Time per stage</h2><table>{stage_rows}</table>')
     path = os.path.join(root, 'index.html')
     with open(path, 'w', encoding='utf-8') as f:
-        f.write(f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>panini-arch demo</title>'
+        f.write(f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
                 f'<style>{STYLE}</style></head><body>\n' + '\n'.join(body) + '\n</body></html>\n')
     return path

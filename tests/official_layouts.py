@@ -1,7 +1,8 @@
 """Random state dicts in the authors' checkpoint layouts, built from the key lists in tests/data/official.
 
-``rule_value`` is the rule of ``shared/official/FIXTURE.md`` (one seeded draw per key), so the
-fixture's weights can be regenerated; ``official_file`` wraps a layout the way the released files do.
+``rule_value`` is the rule of the authors' numerical fixture (FIXTURE.md, one seeded draw per key; see
+docs/official_weights.md), so the fixture's weights can be regenerated; ``official_file`` wraps a layout
+the way the released files do; ``fixture`` reads what tests/data/official keeps of the authors' output.
 
 FIXTURE.md's "BatchNorm module" test looks ``<module>.running_mean`` up among the JSON's keys, which all
 start with ``generator.``, while ``<module>`` comes from the key without that prefix: read literally, no
@@ -12,14 +13,14 @@ panini.py on MMEditing 0.14's StyleGAN2), the literal reading reproduces the fix
 """
 import json
 import math
-import os
 import zlib
 from pathlib import Path
 
 import torch
 
+from panini_arch.archs import official_convert as oc
+
 KEY_LISTS = Path(__file__).parent / 'data' / 'official'
-FIXTURE_ENV = 'PANINI_OFFICIAL_FIXTURES'
 BLUR = torch.tensor([1., 3., 3., 1.])
 
 
@@ -84,7 +85,46 @@ def official_file(state_dict, optimizer=True):
     return checkpoint
 
 
-def fixture_path(name):
-    """``shared/official/fixture_<name>_io.pt`` beside the clone (or under $PANINI_OFFICIAL_FIXTURES)."""
-    folder = os.environ.get(FIXTURE_ENV) or Path(__file__).resolve().parents[1].parent / 'shared' / 'official'
-    return Path(folder) / f'fixture_{name}_io.pt'
+def fixture(name):
+    """``tests/data/official/fixture_<name>.pt``: the input's seed and hash, float16 crops and statistics
+    of the authors' output (made by scripts/make_official_fixture.py)."""
+    return torch.load(KEY_LISTS / f'fixture_{name}.pt', weights_only=True)
+
+
+def small_panini_layout(name, in_size=64, out_size=128, num_rrdb=1, **widths):
+    """``{key: shape}`` of ``panini_<name>_latest.pth``'s generator cut to a smaller net the converter accepts.
+
+    The StyleGAN2 prior stops at ``out_size`` (fewer ``injected_noise``/``convs``/``to_rgbs``), the
+    IFE reaches 64x64 from ``in_size`` with fewer stride-2 convs (``encoder.0.<even>``), the
+    RRDB trunk keeps ``num_rrdb`` blocks and ``widths`` (PaniniNet options: ``narrow``,
+    ``num_style_feat``, ``rrdb_channels``) shrink the layers; the shapes are those of the PaniniNet the
+    converter builds for these options, found through its own key rules. For end-to-end tests that
+    cannot afford the published sizes.
+    """
+    full = key_list(name)
+    levels = int(math.log2(out_size)) - 2
+
+    def kept(key):
+        parts = key.split('.')
+        if key.startswith('generator.generator.injected_noise_'):
+            return int(key.rsplit('_', 1)[1]) < 2 * levels + 1
+        if key.startswith(('generator.generator.convs.', 'generator.generator.to_rgbs.')):
+            return int(parts[3]) < (2 * levels if parts[2] == 'convs' else levels)
+        if key.startswith('generator.encoder.0.0.body.'):
+            return int(parts[5]) < num_rrdb
+        if key.startswith('generator.encoder.0.') and parts[3] not in ('0', '1'):
+            return (int(parts[3]) - 2) // 2 <= int(math.log2(in_size // 64))
+        return True
+
+    layout = {key: shape for key, shape in full.items() if kept(key)}
+    meta = {key[len('generator.'):]: torch.empty(shape, device='meta') for key, shape in layout.items()}
+    options = dict(oc.panini_options(meta, f'small panini_{name}'), **widths)
+    with torch.device('meta'):
+        target = oc.build('PaniniNet', options).state_dict()
+    for key in layout:
+        mapped = oc._map_key(key[len('generator.'):], oc.PANINI_RULES)
+        if isinstance(mapped, str):
+            layout[key] = tuple(target[mapped].shape)
+        elif torch.is_tensor(mapped):
+            layout[key] = tuple(mapped.shape)
+    return layout

@@ -238,15 +238,18 @@ def _shape(state_dict, key, path):
 
 
 def stylegan_options(state_dict, path):
-    """``StyleGAN2Generator`` options read from the shapes of an mmgen generator state dict."""
+    """``StyleGAN2Generator`` options read from the shapes of an mmgen generator state dict (``narrow`` only
+    when the widths are not StyleGAN2's)."""
     num_noises = sum(1 for key in state_dict if re.fullmatch(r'injected_noise_\d+', key))
     if num_noises < 3 or num_noises % 2 == 0:
         raise OfficialCheckpointError(f'{path}: {num_noises} injected_noise_* buffers, expected an odd number >= 3')
     out_size = 2**((num_noises - 1) // 2 + 2)
     last_rgb = f'to_rgbs.{(num_noises - 1) // 2 - 1}.conv.weight_orig'
     width = _shape(state_dict, last_rgb, path)[2]
-    return dict(out_size=out_size, num_style_feat=_shape(state_dict, 'style_mapping.1.linear.weight_orig', path)[1],
-                channel_multiplier=max(width * out_size // 16384, 1))
+    narrow = _shape(state_dict, 'constant_input.input', path)[1] / 512  # 1 in every published file
+    options = dict(out_size=out_size, num_style_feat=_shape(state_dict, 'style_mapping.1.linear.weight_orig', path)[1],
+                   channel_multiplier=max(round(width * out_size / (16384 * narrow)), 1))
+    return options if narrow == 1 else dict(options, narrow=narrow)
 
 
 def discriminator_options(state_dict, path):
@@ -266,7 +269,7 @@ def panini_options(generator, path):
     num_rrdb = len({key.split('.')[4] for key in generator if key.startswith('encoder.0.0.body.')})
     num_to_64 = len({key.split('.')[2] for key in generator if re.match(r'encoder\.0\.\d*[02468]\.weight$', key)})
     return dict(in_size=64 * 2**(num_to_64 - 1), out_size=gan['out_size'], num_style_feat=gan['num_style_feat'],
-                channel_multiplier=gan['channel_multiplier'],
+                channel_multiplier=gan['channel_multiplier'], **({'narrow': gan['narrow']} if 'narrow' in gan else {}),
                 degradation_input='learned' if 'choice_vector' in generator else 'dre',
                 rrdb_channels=trunk, num_rrdb=num_rrdb, cbam_reduction=trunk // hidden)
 

@@ -22,7 +22,7 @@ import torch
 
 from ..archs.arch_util import check_state_dict, read_weights_file
 from ..archs.presets import select_state_dict
-from ..utils.optional import import_optional
+from ..utils.optional import RETINAFACE_INSTALL, import_optional
 
 Face = namedtuple('Face', ['box', 'score', 'landmarks'])
 Face.__doc__ = """One detection: box (4,) x0 y0 x1 y1, score in [0, 1], landmarks (5, 2) x y
@@ -30,7 +30,6 @@ Face.__doc__ = """One detection: box (4,) x0 y0 x1 y1, score in [0, 1], landmark
 
 MIN_FACE_SIDE = 20  # MTCNN's min_face_size; the Haar cascade is trained on 24 px faces
 MTCNN_INSTALL = 'pip install --no-deps facenet-pytorch==2.6.0'
-RETINAFACE_INSTALL = 'pip install -e ".[retinaface]"  (facexlib)'
 # Mean positions of the 5 landmarks in a Haar frontal-face box, as fractions of its width and height.
 HAAR_LANDMARKS = np.array([[0.32, 0.40], [0.68, 0.40], [0.50, 0.58], [0.36, 0.77], [0.64, 0.77]])
 DETECTORS = ('auto', 'mtcnn', 'retinaface', 'yunet', 'haar')

@@ -2,6 +2,7 @@
 import importlib
 
 EXPORT_INSTALL = 'pip install -e ".[export]"  (onnx, onnxscript, onnxruntime)'
+RETINAFACE_INSTALL = 'pip install -e ".[retinaface]"  (facexlib)'
 
 
 def import_optional(module, install, purpose):
