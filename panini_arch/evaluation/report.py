@@ -7,6 +7,7 @@ import os
 import cv2
 import numpy as np
 
+from ..utils.image_io import read_photo
 from .published import published
 
 NOT_COMPUTED = 'not computed'
@@ -169,7 +170,7 @@ def image_grid(runs, stems, path, cell=256):
     for stem in stems:
         columns = [(f'LQ {stem}', first['lq_folder'])] + [(run['method'], run['results_folder']) for run in runs]
         columns.append(('GT', first['gt_folder']))
-        rows.append([(label, cv2.imread(find_image(folder, stem))) for label, folder in columns])
+        rows.append([(label, read_photo(find_image(folder, stem))[0]) for label, folder in columns])
     grid = tile_grid(rows, cell)
     cv2.imwrite(path, grid)
     return grid
