@@ -74,14 +74,14 @@ def bmp_bomb(width, height):
                                         ('bomb.tif', tiff_bomb()), ('big.bmp', bmp_bomb(13000, 12000)),
                                         ('huge.bmp', bmp_bomb(60000, 60000))])
 def test_every_format_is_refused_from_its_header(name, data):
-    with pytest.raises(ImageTooLargeError, match=f'{name}: .*(megapixels|exceeds limit)'):
+    with pytest.raises(ImageTooLargeError, match=f'{name}: .*over the limit of 150,000,000 pixels'):
         decode_image(data, name)
 
 
 def test_the_limit_is_read_when_checking_and_a_74_byte_png_is_refused(monkeypatch):
     data = png_bomb()
     assert len(data) < 100
-    with pytest.raises(ImageTooLargeError, match=r'x.png: 60000x60000 pixels \(3600 megapixels\).*limit of 150'):
+    with pytest.raises(ImageTooLargeError, match=r'x.png: 60000x60000 pixels \(3,600,000,000\) is over the limit of 150,000,000'):
         decode_image(data, 'x.png')
     ok = cv2.imencode('.png', SMALL)[1].tobytes()
     assert decode_image(ok, 'ok.png')[0].shape == (8, 8, 3)
@@ -97,12 +97,12 @@ def test_training_dataset_skips_and_reports_it(tmp_path):
                                    'in_size': 16, 'deterministic': True})
     items = [ds[i] for i in range(len(ds))]
     assert all(item['gt'].shape == (3, 32, 32) for item in items)
-    assert list(ds.source.bad) == [1] and '0001.png' in ds.source.bad[1] and 'megapixels' in ds.source.bad[1]
+    assert list(ds.source.bad) == [1] and '0001.png' in ds.source.bad[1] and 'over the limit' in ds.source.bad[1]
     assert all(not item['gt_path'].endswith('0001.png') for item in items)
 
 
 def test_harness_analyses_and_inference_refuse_it_by_name(tmp_path, capsys):
-    with pytest.raises(ImageTooLargeError, match='megapixels'):
+    with pytest.raises(ImageTooLargeError, match='over the limit'):
         patches.imfrombytes(png_bomb(), float32=True)  # BasicSR's PairedImageDataset under the trainer
     (tmp_path / 'in').mkdir()
     (tmp_path / 'in' / 'bomb.png').write_bytes(png_bomb())
@@ -114,7 +114,7 @@ def test_harness_analyses_and_inference_refuse_it_by_name(tmp_path, capsys):
                              '--random_weights', '--device', 'cpu', '--detector', 'haar'])
     text = capsys.readouterr().out
     assert code == 1 and os.listdir(tmp_path / 'out' / 'restored_imgs') == ['face.png']
-    assert any('bomb.png' in line and 'megapixels' in line for line in text.splitlines()), text
+    assert any('bomb.png' in line and 'over the limit' in line for line in text.splitlines()), text
 
 
 def test_evaluate_outputs_lists_it_as_failed_and_exits_1(tmp_path, capsys):
@@ -130,3 +130,16 @@ def test_evaluate_outputs_lists_it_as_failed_and_exits_1(tmp_path, capsys):
     assert exit_info.value.code == 1 and '0001.png: 60000x60000' in capsys.readouterr().err
     summary = (tmp_path / 'results' / 'bomb' / 'metrics_gt.json').read_text()
     assert '"image": "0001"' in summary and '"num_images": 2' in summary
+
+
+def test_a_video_whose_frames_exceed_the_limit_is_refused_before_reading_them(tmp_path, capsys, monkeypatch):
+    (tmp_path / 'in').mkdir()
+    writer = cv2.VideoWriter(str(tmp_path / 'in' / 'clip.avi'), cv2.VideoWriter_fourcc(*'MJPG'), 5, (64, 48))
+    for _ in range(2):
+        writer.write(np.full((48, 64, 3), 100, np.uint8))
+    writer.release()
+    monkeypatch.setattr(image_io, 'MAX_IMAGE_PIXELS', 64 * 48 - 1)
+    with pytest.warns(UserWarning, match='RANDOM WEIGHTS'):
+        code = restore_main(['-i', str(tmp_path / 'in'), '-o', str(tmp_path / 'out'), '--arch', 'tiny',
+                             '--random_weights', '--device', 'cpu', '--detector', 'haar'])
+    assert code == 1 and 'clip.avi: 64x48 pixels' in capsys.readouterr().out

@@ -70,9 +70,9 @@ class ImageTooLargeError(BadImageError):
 def check_pixel_count(width, height, name):
     """:class:`ImageTooLargeError` naming ``name`` when ``width * height`` exceeds :data:`MAX_IMAGE_PIXELS`."""
     if width * height > MAX_IMAGE_PIXELS:
-        raise ImageTooLargeError(f'{name}: {width}x{height} pixels ({width * height / 1e6:.0f} megapixels) is over '
-                                 f'the limit of {MAX_IMAGE_PIXELS / 1e6:g} megapixels '
-                                 '(panini_arch.utils.image_io.MAX_IMAGE_PIXELS); downscale it first')
+        raise ImageTooLargeError(f'{name}: {width}x{height} pixels ({width * height:,}) is over the limit of '
+                                 f'{MAX_IMAGE_PIXELS:,} pixels (panini_arch.utils.image_io.MAX_IMAGE_PIXELS); '
+                                 'downscale it first')
 
 
 def _check_complete(data, name):
@@ -91,7 +91,7 @@ def _open_pil(data, name):
             warnings.simplefilter('ignore', Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as error:
-        raise ImageTooLargeError(f'{name}: {error}') from None
+        raise ImageTooLargeError(f'{name}: over the limit of {MAX_IMAGE_PIXELS:,} pixels ({error})') from None
     except (UnidentifiedImageError, OSError, ValueError):
         return None
     check_pixel_count(*image.size, name)
