@@ -34,8 +34,8 @@ def read_header(data):
         Header | None: ``format`` ('PNG', 'JPEG', 'WEBP' or 'TIFF'), ``width``, ``height`` (None when the
         header does not say), ``orientation`` (1 to 8 as stored; 1 when there is none) and ``length``, the
         bytes the file must hold for the header to be right (WebP: the RIFF size; TIFF: the end of the last
-        strip or tile of the first image; None for PNG and JPEG, whose last bytes say it); None for other
-        formats or a header too damaged to read.
+        strip or tile of the first image, None when IFD0 does not list them; None for PNG and JPEG, whose
+        last bytes say it); None for other formats or a header too damaged to read.
     """
     readers = ((_PNG_SIGNATURE, _png), (b'\xff\xd8', _jpeg), (b'II*\x00', _tiff), (b'MM\x00*', _tiff))
     for magic, reader in readers:
@@ -177,11 +177,11 @@ def _tiff(data):
     width, height = (tags.get(tag) for tag in (_WIDTH_TAG, _HEIGHT_TAG))
     if not (isinstance(width, int) and isinstance(height, int)):
         width = height = None
-    length = 0
+    length = None
     for offsets_tag, counts_tag in _DATA_TAGS:
         offsets, counts = tags.get(offsets_tag), tags.get(counts_tag)
         if isinstance(offsets, int) and isinstance(counts, int):
             offsets, counts = (offsets, ), (counts, )
         if isinstance(offsets, tuple) and isinstance(counts, tuple) and len(offsets) == len(counts):
-            length = max([length] + [a + b for a, b in zip(offsets, counts)])
+            length = max([length or 0] + [a + b for a, b in zip(offsets, counts)])
     return Header('TIFF', width, height, _orientation(data, tags.get(_XMP_TAG)), length)

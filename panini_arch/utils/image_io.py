@@ -4,8 +4,8 @@
 alpha channel, or raises :class:`BadImageError` naming the file and the reason:
 
 * empty data; a PNG without its IEND chunk or a JPEG without its end-of-image marker
-  (truncated: OpenCV would decode the part that is there and say nothing); any other
-  file PIL finds truncated;
+  (truncated: OpenCV would decode the part that is there and say nothing); a WebP or
+  TIFF shorter than its header says; any other file PIL finds truncated;
 * animated files (GIF, WebP, APNG, multi-page TIFF): more than one frame;
 * images of more than :data:`MAX_IMAGE_PIXELS` pixels (:class:`ImageTooLargeError`), from the
   size the header declares, before any pixel is decoded;
@@ -19,7 +19,7 @@ header for the others).
 Conversions: 16-bit -> 8-bit (rounded, x / 257); float in [0, 1] -> x 255 (float
 with a maximum above 1 is taken as already 0-255); grayscale -> BGR; palette, CMYK,
 YCbCr, 1-bit and LA images through PIL to BGR (+ alpha when the file has one); the
-EXIF orientation tag applied.
+EXIF orientation tag applied (TIFF decoders apply it themselves).
 """
 import io
 import os
@@ -141,7 +141,8 @@ def decode_image(data, name):
         tuple: bgr (H, W, 3) uint8, alpha (H, W) uint8 or None.
 
     Raises:
-        BadImageError: (or :class:`AnimatedImageError`) the reason, naming ``name``.
+        BadImageError: (or :class:`AnimatedImageError`, :class:`ImageTooLargeError`) the reason, naming
+            ``name``.
     """
     _check_complete(data, name)
     header = read_header(data)
@@ -158,7 +159,7 @@ def decode_image(data, name):
             img = _from_pil(image, name)
         if img is None:
             raise BadImageError(f'{name}: not a decodable image (truncated, corrupt or not an image file)')
-        if header is None and image is not None:
+        if image is not None and not _length_known(header):
             _check_pil_complete(image, name)
     img = _to_uint8(img, name)
     orientation = _orientation_to_apply(header, image)
@@ -177,9 +178,15 @@ def decode_image(data, name):
     raise BadImageError(f'{name}: {channels} channels (1 to 4 expected)')
 
 
+def _length_known(header):
+    """Whether truncation was checked from the bytes: PNG and JPEG end with a marker, WebP and TIFF headers
+    say their length (a TIFF without strip or tile offsets does not)."""
+    return header is not None and (header.format in ('PNG', 'JPEG') or header.length is not None)
+
+
 def _check_pil_complete(image, name):
-    """Full decode by PIL, which notices truncation that OpenCV hides, for formats :func:`read_header` does
-    not parse (BMP, GIF: PNG and JPEG end with a marker, WebP and TIFF say their length)."""
+    """Full decode by PIL, which notices truncation that OpenCV hides, for files whose length is not known
+    from the header (BMP, GIF, BigTIFF, ...)."""
     try:
         image.load()
     except OSError as error:
