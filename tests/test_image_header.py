@@ -11,7 +11,7 @@ from PIL import Image, PngImagePlugin
 
 from panini_arch.utils import image_io
 from panini_arch.utils.image_header import read_header
-from panini_arch.utils.image_io import decode_image
+from panini_arch.utils.image_io import BadImageError, decode_image
 
 RGB = np.random.default_rng(1).integers(0, 256, (24, 40, 3), dtype=np.uint8)
 RGB[:, :, 0] = np.linspace(0, 255, 40).astype(np.uint8)
@@ -136,3 +136,20 @@ def test_each_file_is_decoded_once(fmt):
     with mock.patch.object(image_io.cv2, 'imdecode', decodes):
         decode_image(data, 'x')
     assert decodes.call_count == 1
+
+
+@pytest.mark.parametrize('fmt, variants', [('PNG', 100), ('JPEG', 400), ('WEBP', 400), ('TIFF', 400)])
+def test_damaged_files_are_refused_by_name_never_with_a_raw_error(fmt, variants):
+    """Cut files with overwritten header bytes (seeded): BadImageError naming the file, or an image (among them
+    TIFFs whose frames PIL cannot count: a raw TypeError before)."""
+    rng = np.random.default_rng(0)
+    base = encode(fmt, 6)
+    for variant in range(variants):
+        data = bytearray(base[:rng.integers(1, len(base))] if variant % 2 else base)
+        for _ in range(rng.integers(1, 4)):
+            data[rng.integers(0, min(len(data), 300))] = rng.integers(0, 256)
+        read_header(bytes(data))
+        try:
+            decode_image(bytes(data), 'damaged.file')
+        except BadImageError as error:
+            assert str(error).startswith('damaged.file: ')

@@ -23,6 +23,7 @@ EXIF orientation tag applied (TIFF decoders apply it themselves).
 """
 import io
 import os
+import struct
 import warnings
 
 import cv2
@@ -38,6 +39,8 @@ VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v')
 MAX_IMAGE_PIXELS = 150_000_000
 
 _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+# What PIL raises on damaged files besides OSError (e.g. TypeError 'Missing dimensions' for a TIFF).
+_PIL_ERRORS = (OSError, ValueError, TypeError, EOFError, SyntaxError, struct.error)
 _PNG_END = b'IEND\xaeB`\x82'
 # PIL modes OpenCV reads wrongly or not at all (CMYK TIFF comes back as 4 raw channels): PIL converts them.
 _PIL_MODES = {'CMYK': 'RGB', 'YCbCr': 'RGB', 'LAB': 'RGB', 'HSV': 'RGB', '1': 'RGB', 'P': None, 'PA': 'RGBA',
@@ -92,10 +95,13 @@ def _open_pil(data, name):
             image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as error:
         raise ImageTooLargeError(f'{name}: over the limit of {MAX_IMAGE_PIXELS:,} pixels ({error})') from None
-    except (UnidentifiedImageError, OSError, ValueError):
+    except (UnidentifiedImageError, *_PIL_ERRORS):
         return None
     check_pixel_count(*image.size, name)
-    frames = getattr(image, 'n_frames', 1)
+    try:
+        frames = getattr(image, 'n_frames', 1)
+    except _PIL_ERRORS as error:  # counting reads every frame's header
+        raise BadImageError(f'{name}: corrupt ({error})') from None
     if frames > 1:
         raise AnimatedImageError(f'{name}: animated or multi-page image ({frames} frames); convert it to a video '
                                  '(e.g. ffmpeg -i in.gif out.mp4) or extract the frame you want')
@@ -108,7 +114,7 @@ def _from_pil(image, name):
         mode = 'RGBA' if 'transparency' in image.info or image.mode.endswith('A') else 'RGB'
     try:
         rgb = np.asarray(image.convert(mode))
-    except OSError as error:
+    except _PIL_ERRORS as error:
         raise BadImageError(f'{name}: truncated or corrupt ({error})') from None
     return cv2.cvtColor(rgb, cv2.COLOR_RGBA2BGRA if mode == 'RGBA' else cv2.COLOR_RGB2BGR)
 
@@ -154,7 +160,10 @@ def decode_image(data, name):
     if image is not None and image.mode in _PIL_MODES:
         img = _from_pil(image, name)
     else:
-        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        try:
+            img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        except cv2.error as error:  # OpenCV refuses some damaged headers by raising
+            raise BadImageError(f'{name}: corrupt ({error.err or error})') from None
         if img is None and image is not None:
             img = _from_pil(image, name)
         if img is None:
@@ -189,7 +198,7 @@ def _check_pil_complete(image, name):
     from the header (BMP, GIF, BigTIFF, ...)."""
     try:
         image.load()
-    except OSError as error:
+    except _PIL_ERRORS as error:
         raise BadImageError(f'{name}: truncated or corrupt ({error})') from None
 
 
