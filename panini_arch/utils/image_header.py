@@ -57,7 +57,7 @@ def _orientation(exif, xmp):
         if exif.startswith(_EXIF_PREFIX):
             exif = exif[len(_EXIF_PREFIX):]
         try:
-            value = tiff_ifd0(exif).get(ORIENTATION_TAG)
+            value = _tiff_ifd0(exif).get(ORIENTATION_TAG)
         except (struct.error, IndexError):
             value = None
         if isinstance(value, int):
@@ -66,7 +66,7 @@ def _orientation(exif, xmp):
     return int(match[2]) if match else 1
 
 
-def tiff_ifd0(data):
+def _tiff_ifd0(data):
     """``{tag: value}`` of the first IFD of TIFF-structured ``data``: a number for one SHORT or LONG, a
     tuple for several, the raw bytes for BYTE, ASCII and UNDEFINED entries; other entries are left out.
     struct.error when cut."""
@@ -91,6 +91,8 @@ def tiff_ifd0(data):
 
 
 def _png(data):
+    if data[12:16] != b'IHDR':
+        raise ValueError('PNG without IHDR first')
     width, height = struct.unpack_from('>II', data, 16)
     exif = raw_profile = xmp = None
     pos = 8
@@ -173,7 +175,7 @@ def _webp(data):
 
 
 def _tiff(data):
-    tags = tiff_ifd0(data)
+    tags = _tiff_ifd0(data)
     width, height = (tags.get(tag) for tag in (_WIDTH_TAG, _HEIGHT_TAG))
     if not (isinstance(width, int) and isinstance(height, int)):
         width = height = None
