@@ -138,6 +138,7 @@ def test_each_file_is_decoded_once(fmt):
     assert decodes.call_count == 1
 
 
+@pytest.mark.filterwarnings('ignore:.*:UserWarning')  # PIL's notes on the damaged TIFF tags
 @pytest.mark.parametrize('fmt, variants', [('PNG', 100), ('JPEG', 400), ('WEBP', 400), ('TIFF', 400)])
 def test_damaged_files_are_refused_by_name_never_with_a_raw_error(fmt, variants):
     """Cut files with overwritten header bytes (seeded): BadImageError naming the file, or an image (among them
