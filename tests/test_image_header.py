@@ -108,7 +108,8 @@ def test_jpeg_xmp_orientation_counts_only_without_exif_orientation():
 
 
 @pytest.mark.parametrize('fmt, kwargs', [('PNG', {}), ('JPEG', {}), ('WEBP', {'lossless': True}),
-                                         ('WEBP', {'quality': 80}), ('TIFF', {}), ('TIFF', {'compression': 'tiff_lzw'})])
+                                         ('WEBP', {'quality': 80}), ('TIFF', {}),
+                                         ('TIFF', {'compression': 'tiff_lzw'})])
 def test_header_size_is_the_image_size(fmt, kwargs):
     buffer = io.BytesIO()
     Image.fromarray(RGB).save(buffer, format=fmt, **kwargs)

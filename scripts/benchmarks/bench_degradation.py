@@ -373,7 +373,8 @@ def main():
         print(f'mean PNG size {size:.2f} MB', flush=True)
         datasets = {'gfpgan': build('gfpgan', root), 'ours': build('ours', root),
                     'ours_uint8': build('ours', root, output_dtype='uint8'),
-                    'gfpgan_lmdb': build('gfpgan', gfpgan_lmdb), 'ours_lmdb': build('ours', lmdb_root, output_dtype='uint8'),
+                    'gfpgan_lmdb': build('gfpgan', gfpgan_lmdb),
+                    'ours_lmdb': build('ours', lmdb_root, output_dtype='uint8'),
                     'ours_in512': build('ours', root, 512, output_dtype='uint8'),
                     'ours_device': build('ours', root, 512, degrade_on_device=True), 'decode': DecodeOnly(root),
                     'transfer': TransferOnly(args.images), 'transfer_uint8': TransferOnly(args.images, torch.uint8)}
@@ -401,7 +402,8 @@ def main():
     print(f"(a) ratio ours/GFPGAN per CPU-second, equal work (goal >= 3x): one process: folder uint8 "
           f"{cpu['gfpgan'] / cpu['ours_uint8']:.2f}x, float32 {cpu['gfpgan'] / cpu['ours']:.2f}x, LMDB uint8 "
           f"{cpu['gfpgan_lmdb'] / cpu['ours_lmdb']:.2f}x; DataLoader ({args.workers} workers): folder uint8 "
-          f"{loader_cpu['gfpgan'] / loader_cpu['ours_uint8']:.2f}x, float32 {loader_cpu['gfpgan'] / loader_cpu['ours']:.2f}x, "
+          f"{loader_cpu['gfpgan'] / loader_cpu['ours_uint8']:.2f}x, "
+          f"float32 {loader_cpu['gfpgan'] / loader_cpu['ours']:.2f}x, "
           f"LMDB uint8 {loader_cpu['gfpgan_lmdb'] / loader_cpu['ours_lmdb']:.2f}x")
     print(f"(a) ratio ours/GFPGAN in DataLoader samples/s: folder uint8 {rate['ours_uint8'] / rate['gfpgan']:.2f}x, "
           f"float32 {rate['ours'] / rate['gfpgan']:.2f}x, LMDB uint8 {rate['ours_lmdb'] / rate['gfpgan_lmdb']:.2f}x")
