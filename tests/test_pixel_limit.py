@@ -1,6 +1,7 @@
 """Images declaring more pixels than MAX_IMAGE_PIXELS are refused by name from their header, on every path."""
 import importlib.util
 import io
+import json
 import os
 import struct
 import zlib
@@ -11,6 +12,7 @@ import pytest
 from PIL import Image
 
 import panini_arch  # noqa: F401  (first: makes basicsr importable)
+from panini_arch import test as test_entry
 from panini_arch.data.panini_degradation_dataset import PaniniDegradationDataset
 from panini_arch.data.synthetic_faces import make_face_folder
 from panini_arch.evaluation.analysis import load_batch
@@ -18,6 +20,8 @@ from panini_arch.inference import main as restore_main
 from panini_arch.trainer import patches
 from panini_arch.utils import image_io
 from panini_arch.utils.image_io import ImageTooLargeError, decode_image
+from test_harness_failures import options as harness_options
+from test_harness_failures import write_pairs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = np.full((8, 8, 3), 120, np.uint8)
@@ -145,3 +149,15 @@ def test_a_video_whose_frames_exceed_the_limit_is_refused_before_reading_them(tm
         code = restore_main(['-i', str(tmp_path / 'in'), '-o', str(tmp_path / 'out'), '--arch', 'tiny',
                              '--random_weights', '--device', 'cpu', '--detector', 'haar'])
     assert code == 1 and 'clip.avi: 64x48 pixels' in capsys.readouterr().out
+
+
+def test_harness_lists_it_as_failed_and_scores_the_others(tmp_path, run_entry, capsys):
+    """scripts/test.py (BasicSR's PairedImageDataset under the trainer's reader): that pair failed, exit 1."""
+    write_pairs(tmp_path, ['a.png', 'b.png'])
+    (tmp_path / 'LQ' / 'b.png').write_bytes(png_bomb())
+    metrics = {'psnr': {'type': 'calculate_psnr', 'crop_border': 0, 'test_y_channel': False}}
+    assert run_entry(test_entry.main, harness_options(tmp_path, metrics)) == 1
+    summary = json.loads((tmp_path / 'results' / 'bad_neighbours' / 'metrics_CelebA-HQ-MFR.json').read_text())
+    assert summary['num_images'] == 1 and len(summary['failed']) == 1
+    assert 'b.png' in summary['failed'][0]['image'] and 'over the limit' in summary['failed'][0]['reason']
+    assert 'FAILED' in capsys.readouterr().err
