@@ -33,6 +33,9 @@ Measurements (all in one invocation, so the ratios compare like with like):
   samples (same flips and parameters; the noise comes from different generators), and with noise off.
 * ``--jpeg-samples N``: PSNR to OpenCV's JPEG of the project's DCT JPEG and of BasicSR's ``DiffJPEG``
   at equal quality, on N faces of 5-102 px (the sizes Eq. 10 makes) with q in [5, 50].
+* ``--profile N``: cProfile of N in-process samples of ours (``in_size: 1024``, uint8), the functions that
+  take the CPU as shares of it: what bounds the pipeline. The profiler's allocations make numpy's
+  ``astype`` take page faults it does not take without it (the page faults per sample are printed).
 * (d) ``--train-steps N``: one training step of each tiny options file with the data path on (batch
   from its DataLoader + ``feed_data``) and off (the same batch already fed), median of N steps.
 
@@ -44,7 +47,9 @@ Datasets only (the ratios to GFPGAN):
 """
 import argparse
 import copy
+import cProfile
 import os
+import pstats
 import resource
 import shutil
 import statistics
@@ -170,6 +175,23 @@ def cpu_per_sample(dataset, samples):
     for i in range(samples):
         dataset[i % len(dataset)]
     return (time.process_time() - start) / samples
+
+
+def profile_samples(dataset, samples, top=12):
+    """Where one process spends its CPU over ``samples`` items (cProfile, process time): the ``top`` functions
+    by own time, as shares of the total (shares stay meaningful on a loaded machine)."""
+    profiler = cProfile.Profile(time.process_time)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    profiler.runcall(lambda: [dataset[i % len(dataset)] for i in range(samples)])
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / samples
+    stats = pstats.Stats(profiler).stats
+    total = sum(row[2] for row in stats.values())
+    # page faults land on whichever call first touches fresh memory (often numpy's astype); the profiler's
+    # own allocations add them (without it a sample faults a few times: the one-process CPU column)
+    print(f'profile of {samples} samples, {total / samples * 1e3:.1f} CPU ms/sample (profiler included), '
+          f'{faults:.0f} page faults/sample; own time by function:')
+    for (path, line, name), row in sorted(stats.items(), key=lambda item: -item[1][2])[:top]:
+        print(f'    {row[2] / total:6.1%}  {name} ({os.path.basename(path)}:{line}), {row[1]} calls')
 
 
 def time_chain(fn, runs, sync=None):
@@ -346,6 +368,8 @@ def main():
     parser.add_argument('--faces', choices=['drawn', 'astronaut'], default='drawn',
                         help='drawn faces, or crops of scikit-image astronaut upscaled to 1024 px')
     parser.add_argument('--workers', type=int, default=2)
+    parser.add_argument('--profile', type=int, default=0,
+                        help='profile this many in-process samples of ours (in_size 1024, uint8) with cProfile')
     parser.add_argument('--repeats', type=int, default=2)
     parser.add_argument('--chain-batches', type=int, nargs='*', default=[1, 4, 16],
                         help='(c) batch sizes for the on-device chain (none: skip)')
@@ -386,6 +410,8 @@ def main():
                 samples_per_s, cpu_s = loader_rate(ds, args.samples, args.workers)
                 rate[name], loader_cpu[name] = max(rate[name], samples_per_s), min(loader_cpu[name], cpu_s)
                 cpu[name] = min(cpu[name], cpu_per_sample(ds, args.cpu_samples))
+        if args.profile:
+            profile_samples(datasets['ours_uint8'], args.profile)
         bench_blur_downsample()
         if args.chain_batches:
             bench_device_chain(root, args.chain_batches, args.chain_gt, args.chain_gt // 2)
