@@ -155,3 +155,14 @@ def test_damaged_files_are_refused_by_name_never_with_a_raw_error(fmt, variants)
             decode_image(bytes(data), 'damaged.file')
         except BadImageError as error:
             assert str(error).startswith('damaged.file: ')
+
+
+def test_camera_jpeg_with_mpf_previews_is_its_main_image_not_an_animation():
+    """Cameras and phones append previews or an HDR gain map (MPF); PIL counts them as frames."""
+    buffer = io.BytesIO()
+    main = Image.fromarray(RGB)
+    main.save(buffer, format='MPO', save_all=True, append_images=[main.resize((20, 12))], quality=90)
+    data = buffer.getvalue()
+    assert Image.open(io.BytesIO(data)).n_frames == 2
+    expected = cv2.imdecode(np.frombuffer(encode('JPEG'), np.uint8), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(decode_image(data, 'camera.jpg')[0], expected)

@@ -6,7 +6,8 @@ alpha channel, or raises :class:`BadImageError` naming the file and the reason:
 * empty data; a PNG without its IEND chunk or a JPEG without its end-of-image marker
   (truncated: OpenCV would decode the part that is there and say nothing); a WebP or
   TIFF shorter than its header says; any other file PIL finds truncated;
-* animated files (GIF, WebP, APNG, multi-page TIFF): more than one frame;
+* animated files (GIF, WebP, APNG, multi-page TIFF): more than one frame (a camera JPEG
+  whose MPF segment holds previews or a gain map is read as its first, main image);
 * images of more than :data:`MAX_IMAGE_PIXELS` pixels (:class:`ImageTooLargeError`), from the
   size the header declares, before any pixel is decoded;
 * sample types other than 8/16-bit integers and finite float; float data outside
@@ -102,7 +103,7 @@ def _open_pil(data, name):
         frames = getattr(image, 'n_frames', 1)
     except _PIL_ERRORS as error:  # counting reads every frame's header
         raise BadImageError(f'{name}: corrupt ({error})') from None
-    if frames > 1:
+    if frames > 1 and image.format != 'MPO':  # a JPEG with previews or a gain map (MPF) is one photo
         raise AnimatedImageError(f'{name}: animated or multi-page image ({frames} frames); convert it to a video '
                                  '(e.g. ffmpeg -i in.gif out.mp4) or extract the frame you want')
     return image
