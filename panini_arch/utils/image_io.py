@@ -36,13 +36,13 @@ from .image_header import ORIENTATION_TAG, read_header
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.gif')
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v')
 # Largest image read (width x height): 150 megapixels, 450 MB as 8-bit BGR. Read when an image is checked,
-# so a program may change it; PIL's own limit (about 179 megapixels) stops other formats above that.
+# so a program may change it (above about 179 megapixels PIL refuses to open other formats: reported the same).
 MAX_IMAGE_PIXELS = 150_000_000
 
 _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+_PNG_END = b'IEND\xaeB`\x82'
 # What PIL raises on damaged files besides OSError (e.g. TypeError 'Missing dimensions' for a TIFF).
 _PIL_ERRORS = (OSError, ValueError, TypeError, EOFError, SyntaxError, struct.error)
-_PNG_END = b'IEND\xaeB`\x82'
 # PIL modes OpenCV reads wrongly or not at all (CMYK TIFF comes back as 4 raw channels): PIL converts them.
 _PIL_MODES = {'CMYK': 'RGB', 'YCbCr': 'RGB', 'LAB': 'RGB', 'HSV': 'RGB', '1': 'RGB', 'P': None, 'PA': 'RGBA',
               'LA': 'RGBA'}
