@@ -33,7 +33,7 @@ from .restoration.background import BackgroundUpsampler, load_rrdbnet
 from .restoration.face_detect import DETECTORS, MIN_FACE_SIDE, YUNET_FILE, FaceDetector
 from .restoration.face_restorer import PaniniRestorer
 from .restoration.paste_back import resize_in_strips
-from .utils.image_io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, read_photo
+from .utils.image_io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, check_pixel_count, read_photo
 from .utils.output_paths import OutputGuard
 from .utils.safe_load import UnsafeOptionsError, UnsafeWeightsError
 
@@ -361,6 +361,8 @@ def restore_video(restorer, writer, path, stem, aligned):
     video_writer = None
     faces = frames = 0
     try:
+        width, height = (int(capture.get(prop)) for prop in (cv2.CAP_PROP_FRAME_WIDTH, cv2.CAP_PROP_FRAME_HEIGHT))
+        check_pixel_count(width, height, str(path))
         with tqdm(total=total, desc=f'{path.name}', unit='frame') as progress:
             while True:
                 ok, frame = capture.read()

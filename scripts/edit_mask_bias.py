@@ -37,11 +37,12 @@ def main(argv=None):
     paths = [args.input] if os.path.isfile(args.input) else list_images(args.input, required=True)[:args.num_faces]
     biases = sorted(args.biases)
     os.makedirs(args.out, exist_ok=True)
-    outputs, thetas = mask_bias_sweep(net, load_batch(paths), biases)  # all faces in one batch per bias
+    lq = load_batch(paths)
+    outputs, thetas = mask_bias_sweep(net, lq, biases)  # all faces in one batch per bias
     rows, table = [], []
     for index, path in enumerate(paths):
         face = os.path.splitext(os.path.basename(path))[0]
-        row = [(f'LQ {face}', cv2.imread(path))]
+        row = [(f'LQ {face}', to_image(lq[index]))]
         for bias, output, theta in zip(biases, outputs, thetas):
             image = to_image(output[index])
             cv2.imwrite(os.path.join(args.out, f'{face}_bias{bias:g}.png'), image)

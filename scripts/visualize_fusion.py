@@ -14,7 +14,7 @@ import cv2
 from cli import add_net_args, net_from_args
 from panini_arch.evaluation.analysis import find_level_folders, fusion_outputs, load_batch, to_image
 from panini_arch.evaluation.report import find_image, tile_grid
-from panini_arch.utils.image_io import list_images
+from panini_arch.utils.image_io import list_images, read_photo
 
 
 def parse_args(argv=None):
@@ -37,11 +37,12 @@ def main(argv=None):
     rows = []
     for face in faces:
         lq_paths = [find_image(folder, face) for folder in levels.values()]
-        outputs = fusion_outputs(net, load_batch(lq_paths))  # all r levels in one batch
+        lq = load_batch(lq_paths)
+        outputs = fusion_outputs(net, lq)  # all r levels in one batch
         for index, (r, lq_path) in enumerate(zip(levels, lq_paths)):
-            row = [(f'LQ {face} r={r}', cv2.imread(lq_path))] + [(k, to_image(v[index])) for k, v in outputs.items()]
+            row = [(f'LQ {face} r={r}', to_image(lq[index]))] + [(k, to_image(v[index])) for k, v in outputs.items()]
             if os.path.isdir(gt_folder):
-                row.append(('GT', cv2.imread(find_image(gt_folder, face))))
+                row.append(('GT', read_photo(find_image(gt_folder, face))[0]))
             rows.append(row)
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, 'fusion.png')

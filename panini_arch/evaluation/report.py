@@ -13,6 +13,7 @@ import os
 import cv2
 import numpy as np
 
+from ..utils.image_io import read_photo
 from .published import DATASET_RESULTS, REAL_WORLD, published
 
 NOT_COMPUTED = 'not computed'
@@ -270,7 +271,7 @@ def image_grid(runs, stems, path, cell=256):
         columns = [(f'LQ {stem}', first['lq_folder'])] if first.get('lq_folder') else []
         columns += [(run['method'], run['results_folder']) for run in runs]
         columns += [('GT', first['gt_folder'])] if first.get('gt_folder') else []
-        rows.append([(label, cv2.imread(find_image(folder, stem))) for label, folder in columns])
+        rows.append([(label, read_photo(find_image(folder, stem))[0]) for label, folder in columns])
     grid = tile_grid(rows, cell)
     cv2.imwrite(path, grid)
     return grid

@@ -1,4 +1,5 @@
-"""Samples/s of PaniniDegradationDataset vs GFPGAN's FFHQDegradationDataset on the same 1024x1024 PNGs.
+"""Samples/s and CPU per sample of PaniniDegradationDataset vs GFPGAN's FFHQDegradationDataset on the same
+1024x1024 PNGs, read from a folder and from an LMDB (FFHQ's two layouts).
 
 Equal work per sample: read a 1024 PNG, random flip, isotropic Gaussian blur (41x41, sigma in [0.1, 10]),
 bilinear downsample by r in [10, 200], Gaussian noise delta in [0, 25], JPEG q in [5, 50], resize the LQ
@@ -11,11 +12,18 @@ decode and flip; reported, not used for the ratio).
 basicsr 1.4.2 hands OpenCV a float JPEG quality, which opencv-python 5 rejects; this script wraps
 ``basicsr.data.degradations.add_jpg_compression`` with an ``int()`` for its own process only.
 
+The faces (``--faces``) are drawn faces plus Gaussian grain (``drawn``, default) or crops of scikit-image's
+astronaut photo upscaled to 1024 px plus grain (``astronaut``); grain 2 gives PNGs of about FFHQ's size, so
+PNG decoding costs what it costs on real data. The same PNGs are also written into an LMDB
+(``make_lmdb``), read by both datasets with ``io_backend: lmdb``.
+
 Measurements (all in one invocation, so the ratios compare like with like):
 
 * (a) DataLoader: wall-clock samples/s through ``torch.utils.data.DataLoader`` with ``--workers``
-  workers, batch 1, after one warm-up batch per worker; and process CPU seconds per sample in this
-  process (no workers). Runs interleaved, best of ``--repeats``.
+  workers, batch 1, after one warm-up batch per worker, and its CPU seconds per sample (this process
+  and its joined workers, ``getrusage``, warm-up included); and CPU seconds per sample in this process
+  alone (no workers). Runs interleaved, best of ``--repeats``. The ratios to GFPGAN are per CPU-second
+  (CPU per sample, GFPGAN's over ours), in one process and through the DataLoader, folder and LMDB.
 * (b) ceilings: "PNG read + decode only" (no pipeline can beat it on these files) and "hand-over only"
   (the DataLoader moving two 3x1024x1024 tensors per sample from a worker, no work), float32 and uint8.
 * (c) ``--chain-batches``: the on-device Eq. 10 chain (``models.hand_over.degrade_on_device``) per
@@ -25,16 +33,25 @@ Measurements (all in one invocation, so the ratios compare like with like):
   samples (same flips and parameters; the noise comes from different generators), and with noise off.
 * ``--jpeg-samples N``: PSNR to OpenCV's JPEG of the project's DCT JPEG and of BasicSR's ``DiffJPEG``
   at equal quality, on N faces of 5-102 px (the sizes Eq. 10 makes) with q in [5, 50].
+* ``--profile N``: cProfile of N in-process samples of ours (``in_size: 1024``, uint8), the functions that
+  take the CPU as shares of it: what bounds the pipeline. The profiler's allocations make numpy's
+  ``astype`` take page faults it does not take without it (the page faults per sample are printed).
 * (d) ``--train-steps N``: one training step of each tiny options file with the data path on (batch
   from its DataLoader + ``feed_data``) and off (the same batch already fed), median of N steps.
 
 Usage (small setting, a minute or two):
     python scripts/benchmarks/bench_degradation.py --images 8 --samples 16 --cpu-samples 4 --repeats 1 \
         --chain-batches 1 4 --chain-gt 256 --equivalence 20 --eq-gt 256 --jpeg-samples 20 --train-steps 2
+Datasets only (the ratios to GFPGAN):
+    python scripts/benchmarks/bench_degradation.py --chain-batches --equivalence 0 --jpeg-samples 0 --train-steps 0
 """
 import argparse
 import copy
+import cProfile
 import os
+import pstats
+import resource
+import shutil
 import statistics
 import tempfile
 import time
@@ -49,6 +66,7 @@ from panini_arch.data.degradation import (blur_downsample, degrade_uint8, gaussi
                                           sample_degradation)
 from panini_arch.data.degradation_torch import jpeg_batch
 from panini_arch.data.face_source import to_uint8_tensor
+from panini_arch.data.lmdb_builder import make_lmdb
 from panini_arch.data.panini_degradation_dataset import PaniniDegradationDataset
 from panini_arch.data.synthetic_faces import draw_face
 from panini_arch.models.hand_over import degrade_on_device
@@ -58,12 +76,20 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 RANGES = {'blur_sigma': [0.1, 10], 'downsample_range': [10, 200], 'noise_range': [0, 25], 'jpeg_range': [5, 50]}
 
 
-def write_faces(root, num, grain):
-    """``num`` 1024x1024 drawn faces plus Gaussian grain (std ``grain``): grain 2 gives ~1.6 MB PNGs,
-    about FFHQ's size, so PNG decoding costs what it costs on real data."""
+def astronaut_face(i):
+    """Crop ``i`` (shifted a few pixels each time) around the face of scikit-image's astronaut, BGR 1024 px."""
+    from skimage import data
+    photo = data.astronaut()
+    x, y = 150 + (i * 7) % 40, 10 + (i * 11) % 30
+    return cv2.resize(photo[y:y + 220, x:x + 220, ::-1], (1024, 1024), interpolation=cv2.INTER_CUBIC)
+
+
+def write_faces(root, num, grain, faces='drawn'):
+    """``num`` 1024x1024 faces (``drawn`` or ``astronaut``) plus Gaussian grain (std ``grain``): grain 2
+    gives ~1.6 MB PNGs, about FFHQ's size, so PNG decoding costs what it costs on real data."""
     rng = np.random.default_rng(0)
     for i in range(num):
-        face = draw_face(1024, i).astype(np.float32)
+        face = (draw_face(1024, i) if faces == 'drawn' else astronaut_face(i)).astype(np.float32)
         face += rng.normal(0, grain, face.shape).astype(np.float32)
         cv2.imwrite(os.path.join(root, f'{i:04d}.png'), np.clip(face, 0, 255).astype(np.uint8))
 
@@ -79,29 +105,41 @@ def patch_basicsr_jpeg():
 
 
 def build(kind, root, in_size=1024, **extra):
+    """GFPGAN's dataset (``kind='gfpgan'``) or ours on ``root`` (an LMDB when it ends with ``.lmdb``)."""
+    backend = {'type': 'lmdb' if root.endswith('.lmdb') else 'disk'}
     if kind == 'gfpgan':
         from gfpgan.data.ffhq_degradation_dataset import FFHQDegradationDataset
         return FFHQDegradationDataset({
-            'dataroot_gt': root, 'io_backend': {'type': 'disk'}, 'use_hflip': True, 'mean': [0.5] * 3,
+            'dataroot_gt': root, 'io_backend': backend, 'use_hflip': True, 'mean': [0.5] * 3,
             'std': [0.5] * 3, 'out_size': 1024, 'blur_kernel_size': 41, 'kernel_list': ['iso'],
             'kernel_prob': [1], **RANGES
         })
     return PaniniDegradationDataset({
-        'dataroot_gt': root, 'io_backend': {'type': 'disk'}, 'use_hflip': True, 'gt_size': 1024,
+        'dataroot_gt': root, 'io_backend': backend, 'use_hflip': True, 'gt_size': 1024,
         'in_size': in_size, **RANGES, **extra
     })
 
 
+def process_cpu():
+    """CPU seconds of this process and of its finished (joined) child processes."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def loader_rate(dataset, samples, workers):
+    """(samples/s after the warm-up, CPU seconds per sample of the whole run: this process and its workers)."""
     indices = [i % len(dataset) for i in range(samples + max(workers, 1))]
+    cpu_start = process_cpu()
     loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, indices), batch_size=1,
                                          num_workers=workers, prefetch_factor=4 if workers else None)
     it = iter(loader)
     for _ in range(max(workers, 1)):
         next(it)
     start = time.perf_counter()
-    count = sum(1 for _ in it)
-    return count / (time.perf_counter() - start)
+    count = sum(1 for _ in it)  # exhausted: the workers are joined, so their CPU time is counted
+    rate = count / (time.perf_counter() - start)
+    del it
+    return rate, (process_cpu() - cpu_start) / len(indices)
 
 
 class DecodeOnly(torch.utils.data.Dataset):
@@ -137,6 +175,23 @@ def cpu_per_sample(dataset, samples):
     for i in range(samples):
         dataset[i % len(dataset)]
     return (time.process_time() - start) / samples
+
+
+def profile_samples(dataset, samples, top=12):
+    """Where one process spends its CPU over ``samples`` items (cProfile, process time): the ``top`` functions
+    by own time, as shares of the total (shares stay meaningful on a loaded machine)."""
+    profiler = cProfile.Profile(time.process_time)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    profiler.runcall(lambda: [dataset[i % len(dataset)] for i in range(samples)])
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / samples
+    stats = pstats.Stats(profiler).stats
+    total = sum(row[2] for row in stats.values())
+    # page faults land on whichever call first touches fresh memory (often numpy's astype); the profiler's
+    # own allocations add them (without it a sample faults a few times: the one-process CPU column)
+    print(f'profile of {samples} samples, {total / samples * 1e3:.1f} CPU ms/sample (profiler included), '
+          f'{faults:.0f} page faults/sample; own time by function:')
+    for (path, line, name), row in sorted(stats.items(), key=lambda item: -item[1][2])[:top]:
+        print(f'    {row[2] / total:6.1%}  {name} ({os.path.basename(path)}:{line}), {row[1]} calls')
 
 
 def time_chain(fn, runs, sync=None):
@@ -309,8 +364,12 @@ def main():
     parser.add_argument('--images', type=int, default=32, help='distinct 1024x1024 PNGs generated')
     parser.add_argument('--samples', type=int, default=96, help='samples per DataLoader run')
     parser.add_argument('--cpu-samples', type=int, default=24, help='samples per in-process CPU run')
-    parser.add_argument('--grain', type=float, default=2.0, help='noise std added to the drawn faces (PNG size)')
+    parser.add_argument('--grain', type=float, default=2.0, help='noise std added to the faces (PNG size)')
+    parser.add_argument('--faces', choices=['drawn', 'astronaut'], default='drawn',
+                        help='drawn faces, or crops of scikit-image astronaut upscaled to 1024 px')
     parser.add_argument('--workers', type=int, default=2)
+    parser.add_argument('--profile', type=int, default=0,
+                        help='profile this many in-process samples of ours (in_size 1024, uint8) with cProfile')
     parser.add_argument('--repeats', type=int, default=2)
     parser.add_argument('--chain-batches', type=int, nargs='*', default=[1, 4, 16],
                         help='(c) batch sizes for the on-device chain (none: skip)')
@@ -326,36 +385,54 @@ def main():
     # worker can deadlock OpenCV's thread pool); torch workers already run one torch thread
     cv2.setNumThreads(1)
     print(f'torch {torch.__version__}, opencv {cv2.__version__}, {os.cpu_count()} CPUs, '
-          f'workers {args.workers}, {args.images} PNGs 1024x1024')
-    with tempfile.TemporaryDirectory() as root:
-        write_faces(root, args.images, args.grain)
+          f'workers {args.workers}, {args.images} PNGs 1024x1024 ({args.faces} faces)')
+    with tempfile.TemporaryDirectory() as work:
+        root, lmdb_root = os.path.join(work, 'faces'), os.path.join(work, 'faces.lmdb')
+        os.makedirs(root)
+        write_faces(root, args.images, args.grain, args.faces)
+        make_lmdb(root, lmdb_root, progress=False)
+        gfpgan_lmdb = os.path.join(work, 'faces_gfpgan.lmdb')  # py-lmdb opens a path once per process
+        shutil.copytree(lmdb_root, gfpgan_lmdb)
         size = sum(os.path.getsize(os.path.join(root, f)) for f in os.listdir(root)) / args.images / 1e6
         print(f'mean PNG size {size:.2f} MB', flush=True)
         datasets = {'gfpgan': build('gfpgan', root), 'ours': build('ours', root),
                     'ours_uint8': build('ours', root, output_dtype='uint8'),
+                    'gfpgan_lmdb': build('gfpgan', gfpgan_lmdb),
+                    'ours_lmdb': build('ours', lmdb_root, output_dtype='uint8'),
                     'ours_in512': build('ours', root, 512, output_dtype='uint8'),
                     'ours_device': build('ours', root, 512, degrade_on_device=True), 'decode': DecodeOnly(root),
                     'transfer': TransferOnly(args.images), 'transfer_uint8': TransferOnly(args.images, torch.uint8)}
         print('timing ...', flush=True)
         rate = dict.fromkeys(datasets, 0.0)
-        cpu = dict.fromkeys(datasets, float('inf'))
+        cpu, loader_cpu = dict.fromkeys(datasets, float('inf')), dict.fromkeys(datasets, float('inf'))
         for _ in range(args.repeats):
             for name, ds in datasets.items():
-                rate[name] = max(rate[name], loader_rate(ds, args.samples, args.workers))
+                samples_per_s, cpu_s = loader_rate(ds, args.samples, args.workers)
+                rate[name], loader_cpu[name] = max(rate[name], samples_per_s), min(loader_cpu[name], cpu_s)
                 cpu[name] = min(cpu[name], cpu_per_sample(ds, args.cpu_samples))
+        if args.profile:
+            profile_samples(datasets['ours_uint8'], args.profile)
         bench_blur_downsample()
         if args.chain_batches:
             bench_device_chain(root, args.chain_batches, args.chain_gt, args.chain_gt // 2)
-    print(f"(a), (b) {'dataset':<52}{'DataLoader samples/s':>22}{'CPU ms/sample':>16}")
+    print(f"(a), (b) {'dataset':<52}{'DataLoader samples/s':>22}{'DataLoader CPU ms/sample':>26}"
+          f"{'one process CPU ms/sample':>27}")
     labels = {'gfpgan': 'GFPGAN FFHQDegradation (float32)', 'ours': 'Panini, in_size 1024, float32',
               'ours_uint8': 'Panini, in_size 1024, uint8 hand-over',
+              'gfpgan_lmdb': 'GFPGAN FFHQDegradation, LMDB (float32)', 'ours_lmdb': 'Panini, in_size 1024, LMDB, uint8',
               'ours_in512': 'Panini, in_size 512 (MFR), uint8', 'ours_device': 'Panini, degrade_on_device (HQ uint8)',
               'decode': 'ceiling: PNG read + decode only', 'transfer': 'ceiling: hand-over only, 2x float32',
               'transfer_uint8': 'ceiling: hand-over only, 2x uint8'}
     for name, label in labels.items():
-        print(f'        {label:<52}{rate[name]:>22.2f}{cpu[name] * 1e3:>16.1f}')
-    print(f"(a) ratio ours/GFPGAN, equal work: DataLoader uint8 {rate['ours_uint8'] / rate['gfpgan']:.2f}x "
-          f"(goal >= 3x), float32 {rate['ours'] / rate['gfpgan']:.2f}x; CPU {cpu['gfpgan'] / cpu['ours_uint8']:.2f}x")
+        print(f'        {label:<52}{rate[name]:>22.2f}{loader_cpu[name] * 1e3:>26.1f}{cpu[name] * 1e3:>27.1f}')
+    print(f"(a) ratio ours/GFPGAN per CPU-second, equal work (goal >= 3x): one process: folder uint8 "
+          f"{cpu['gfpgan'] / cpu['ours_uint8']:.2f}x, float32 {cpu['gfpgan'] / cpu['ours']:.2f}x, LMDB uint8 "
+          f"{cpu['gfpgan_lmdb'] / cpu['ours_lmdb']:.2f}x; DataLoader ({args.workers} workers): folder uint8 "
+          f"{loader_cpu['gfpgan'] / loader_cpu['ours_uint8']:.2f}x, "
+          f"float32 {loader_cpu['gfpgan'] / loader_cpu['ours']:.2f}x, "
+          f"LMDB uint8 {loader_cpu['gfpgan_lmdb'] / loader_cpu['ours_lmdb']:.2f}x")
+    print(f"(a) ratio ours/GFPGAN in DataLoader samples/s: folder uint8 {rate['ours_uint8'] / rate['gfpgan']:.2f}x, "
+          f"float32 {rate['ours'] / rate['gfpgan']:.2f}x, LMDB uint8 {rate['ours_lmdb'] / rate['gfpgan_lmdb']:.2f}x")
     print(f"(b) hand-over ceilings: uint8 / float32 {rate['transfer_uint8'] / rate['transfer']:.2f}x")
     if args.equivalence:
         bench_equivalence(args.equivalence, args.eq_gt)
