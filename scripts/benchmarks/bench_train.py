@@ -42,11 +42,12 @@ GFPGAN = {
     'tiny': dict(out_size=128, num_style_feat=64, narrow=1 / 16),
     'full': dict(out_size=512, num_style_feat=512),
 }
+FP32 = {'use_amp': False, 'channels_last': False, 'degrade_on_device': False}
 VARIANTS = {
-    'fp32': {},
-    'bf16': {'use_amp': True, 'amp_dtype': 'bf16'},
-    'channels_last': {'channels_last': True},
-    'degrade_on_device': {'degrade_on_device': True},
+    'fp32': FP32,
+    'bf16': dict(FP32, use_amp=True, amp_dtype='bf16'),
+    'channels_last': dict(FP32, channels_last=True),
+    'degrade_on_device': dict(FP32, degrade_on_device=True),
 }
 # Eq. 10 parameters (r, sigma, delta, q) of every sample of a ``degrade_on_device`` batch
 DEVICE_PARAMS = (20.0, 3.0, 10.0, 30.0)
