@@ -77,8 +77,9 @@ def jpeg_batch(x, quality, h, w):
     """JPEG round trip of 8-bit-valued RGB images (B, 3, H, W) in [0, 255] with valid sizes ``h``, ``w`` (B,).
 
     Each sample's valid region goes through ``torchvision.io.encode_jpeg``/``decode_jpeg`` at its integer
-    quality (baseline, 4:2:0, as ``cv2.imencode``); samples sharing a quality are encoded as one list. On the
-    CPU the result equals OpenCV's ``imdecode(imencode(...))`` of the same RGB pixels bit for bit.
+    quality (baseline, 4:2:0, as ``cv2.imencode``), on :func:`codec_device`; the batch is grouped by quality
+    (one list per quality on CUDA). On the CPU the result equals OpenCV's ``imdecode(imencode(...))`` of the
+    same pixels (BGR there, RGB here) bit for bit.
 
     Returns:
         Tensor: the decoded images, same shape, dtype and device; canvas outside each valid region and

@@ -119,6 +119,7 @@ def largest_batch(model, opt, max_batch, seconds):
         except torch.cuda.OutOfMemoryError:
             model.optimizer_g.zero_grad(set_to_none=True)
             model.optimizer_d.zero_grad(set_to_none=True)
+            model.fake_pred = model.output = None  # drop what the failed step holds
             too_large = trial
             continue
         fits, fits_mib = trial, mib
@@ -295,7 +296,11 @@ def ops_rows(args, build, deadline):
         return [(label, f'BASICSR_JIT=True build failed: {reason}', '-', '-', '-')]
     env = dict(os.environ, BASICSR_JIT='True', TORCH_EXTENSIONS_DIR=args.extensions_dir)
     command = [sys.executable, os.path.abspath(__file__), '--ops-worker', 'time', '--steps', str(args.steps)]
-    timed = child_result(subprocess.run(command, capture_output=True, text=True, env=env, timeout=300).stdout) or {}
+    try:
+        timed = child_result(subprocess.run(command, capture_output=True, text=True, env=env, timeout=300).stdout)
+    except subprocess.TimeoutExpired:
+        timed = None
+    timed = timed or {}
     rows = []
     for name in ('fused_leaky_relu', 'upfirdn2d (up 2, pad 2/1)'):
         if name not in timed:
