@@ -1,4 +1,6 @@
 """Batched torch Eq. 10 against the numpy/OpenCV reference."""
+from types import SimpleNamespace
+
 import cv2
 import numpy as np
 import pytest
@@ -80,6 +82,24 @@ def test_jpeg_batch_mixed_qualities_equal_each_sample_alone():
 
 def test_codec_device_keeps_the_cpu_on_cpu():
     assert dt.codec_device(torch.device('cpu')) == torch.device('cpu')
+
+
+def test_refused_device_codec_warns_and_falls_back_to_the_cpu_codec(monkeypatch):
+    """Should nvJPEG refuse a group (a list call), the CPU codec does it, with a warning naming the sizes."""
+    crops = [torch.from_numpy(_noisy_face(h, w, h)[..., ::-1].copy()).permute(2, 0, 1).contiguous()
+             for h, w in ((5, 7), (40, 40))]
+    expected = dt.round_trip(crops, 20, torch.device('cpu'))
+    cpu_encode = dt.encode_jpeg
+
+    def refuse_lists(images, quality):
+        if isinstance(images, list):
+            raise RuntimeError('nvjpeg refused')
+        return cpu_encode(images, quality=quality)
+
+    monkeypatch.setattr(dt, 'encode_jpeg', refuse_lists)
+    with pytest.warns(RuntimeWarning, match=r'nvJPEG failed on 2 image\(s\) of sizes \[\(5, 7\), \(40, 40\)\]'):
+        got = dt.round_trip(crops, 20, SimpleNamespace(type='cuda'))
+    assert all(torch.equal(a, b) for a, b in zip(got, expected))
 
 
 def test_quality_100_means_no_jpeg():

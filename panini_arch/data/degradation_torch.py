@@ -11,6 +11,8 @@ provided (rounding everywhere). The models run it in ``feed_data`` with
 Samples with different ``r`` have different low-resolution sizes; they share one zero-padded canvas
 and every operator knows each sample's valid size.
 """
+import warnings
+
 import torch
 import torchvision
 from torchvision.io import ImageReadMode, decode_jpeg, encode_jpeg
@@ -103,13 +105,21 @@ def jpeg_batch(x, quality, h, w):
 def round_trip(crops, quality, device):
     """Encode and decode uint8 (3, h, w) RGB images on ``device`` at one ``quality``; list of decoded images.
 
-    On CUDA the whole list goes through one call each way (torchvision's batched nvJPEG); on the CPU one
-    image at a time, which torchvision says costs the same and which every torchvision version takes.
+    On CUDA the whole list goes through one call each way (torchvision's batched nvJPEG); should nvJPEG
+    refuse the images, a ``RuntimeWarning`` says so and the CPU codec does them (the results come back to
+    the crops' device). On the CPU one image at a time, which torchvision says costs the same and which every
+    torchvision version takes.
     """
     if device.type == 'cuda':
-        encoded = [data.cpu() for data in encode_jpeg(crops, quality=quality)]
-        return decode_jpeg(encoded, mode=ImageReadMode.RGB, device=device)
-    return [decode_jpeg(encode_jpeg(crop, quality=quality), mode=ImageReadMode.RGB) for crop in crops]
+        try:
+            encoded = [data.cpu() for data in encode_jpeg(crops, quality=quality)]
+            return decode_jpeg(encoded, mode=ImageReadMode.RGB, device=device)
+        except RuntimeError as error:
+            sizes = sorted({tuple(crop.shape[1:]) for crop in crops})
+            warnings.warn(f'nvJPEG failed on {len(crops)} image(s) of sizes {sizes} at quality {quality} '
+                          f'({error}); the CPU codec (libjpeg-turbo) does them', RuntimeWarning)
+    return [decode_jpeg(encode_jpeg(crop.cpu(), quality=quality), mode=ImageReadMode.RGB).to(crop.device)
+            for crop in crops]
 
 
 def sample_noise(shape, lh, lw, seeds, device):

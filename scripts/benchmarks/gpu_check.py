@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 
 import torch
 
@@ -171,10 +172,15 @@ def forward_rows(args):
 def jpeg_row(args):
     """The on-device JPEG against OpenCV's at equal quality."""
     from bench_degradation import jpeg_agreement
-    result = jpeg_agreement(args.jpeg_faces, args.device)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always', RuntimeWarning)
+        result = jpeg_agreement(args.jpeg_faces, args.device)
     text = f'bit-exact {result["exact"]}/{args.jpeg_faces}'
     if result['exact'] < args.jpeg_faces:
         text += f', PSNR min {min(result["ours"]):.1f} dB'
+    fallbacks = [str(w.message) for w in caught if 'nvJPEG failed' in str(w.message)]
+    if fallbacks:
+        text += f'; nvJPEG refused {len(fallbacks)} group(s), CPU codec used: {fallbacks[0][:80]}'
     return [(f'device JPEG vs OpenCV ({args.device}, faces 5-102 px, q 5-50)', text, '-', '-', '-')]
 
 
