@@ -1,4 +1,6 @@
 """Batched torch Eq. 10 against the numpy/OpenCV reference."""
+from types import SimpleNamespace
+
 import cv2
 import numpy as np
 import pytest
@@ -38,20 +40,66 @@ def test_mixed_r_batch_matches_numpy_chain_without_noise_and_jpeg():
         assert np.abs(got - ref).max() <= 2  # OpenCV's uint8 resize uses fixed-point weights
 
 
-@pytest.mark.parametrize('quality', [5, 30, 90])
-def test_jpeg_batch_close_to_opencv(quality):
-    faces = [draw_face(96, 3), cv2.resize(draw_face(256, 4), (37, 37), interpolation=cv2.INTER_AREA)]
-    canvas = torch.zeros(2, 3, 96, 96)
+def _noisy_face(height, width, seed):
+    """uint8 BGR face of (height, width) with +-20 levels of noise (many non-flat 8x8 blocks)."""
+    face = cv2.resize(draw_face(256, seed), (width, height), interpolation=cv2.INTER_AREA)
+    noise = np.random.default_rng(seed).integers(-20, 21, face.shape)
+    return np.clip(face.astype(int) + noise, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize('quality', [10, 30, 50])
+def test_jpeg_batch_equals_opencv_bit_for_bit(quality):
+    """Three sizes (odd, not multiples of 8 or 16, one not square) in one zero-padded canvas, one quality: each
+    valid region equals cv2.imdecode(cv2.imencode) of the BGR face exactly; the canvas outside is untouched."""
+    faces = [_noisy_face(96, 96, 1), _noisy_face(37, 37, 2), _noisy_face(23, 61, 3)]
+    canvas = torch.full((3, 3, 96, 96), 7.0)
     for i, face in enumerate(faces):
         canvas[i, :, :face.shape[0], :face.shape[1]] = _batch([face])[0] * 255
-    out = dt.jpeg_batch(canvas, torch.tensor([quality, quality]), torch.tensor([96, 37]), torch.tensor([96, 37]))
+    heights, widths = torch.tensor([f.shape[0] for f in faces]), torch.tensor([f.shape[1] for f in faces])
+    out = dt.jpeg_batch(canvas, torch.full((3, ), float(quality)), heights, widths)
     for i, face in enumerate(faces):
-        side = face.shape[0]
+        h, w = face.shape[:2]
         ref = cv2.imdecode(cv2.imencode('.jpg', face, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
-        got = out[i, :, :side, :side].permute(1, 2, 0).numpy()[..., ::-1]
-        assert _psnr(got, ref) > 38, 'torch JPEG far from OpenCV'
-        assert _psnr(ref, face) < 34, 'JPEG should visibly change the face'
-        assert _psnr(got, face) < 34
+        got = out[i, :, :h, :w].permute(1, 2, 0).numpy()[..., ::-1]
+        assert np.array_equal(got, ref), f'face {i} differs from OpenCV by up to {np.abs(got - ref).max()}'
+        assert _psnr(ref, face) < 40, 'JPEG should visibly change the face'
+        mask = torch.ones(3, 96, 96, dtype=torch.bool)
+        mask[:, :h, :w] = False
+        assert torch.all(out[i][mask] == 7)
+
+
+def test_jpeg_batch_mixed_qualities_equal_each_sample_alone():
+    """Grouping by quality keeps every sample to its own quality and size (qualities repeat and differ)."""
+    faces = torch.stack([_batch([_noisy_face(48, 48, i)])[0] * 255 for i in range(5)])
+    quality = torch.tensor([30.0, 10, 30, 100, 10])
+    size = torch.tensor([48, 40, 33, 48, 48])
+    out = dt.jpeg_batch(faces, quality, size, size)
+    for i in range(5):
+        alone = dt.jpeg_batch(faces[i:i + 1], quality[i:i + 1], size[i:i + 1], size[i:i + 1])
+        assert torch.equal(out[i], alone[0]), i
+    assert torch.equal(out[3], faces[3]) and not torch.equal(out[0], faces[0])
+
+
+def test_codec_device_keeps_the_cpu_on_cpu():
+    assert dt.codec_device(torch.device('cpu')) == torch.device('cpu')
+
+
+def test_refused_device_codec_warns_and_falls_back_to_the_cpu_codec(monkeypatch):
+    """Should nvJPEG refuse a group (a list call), the CPU codec does it, with a warning naming the sizes."""
+    crops = [torch.from_numpy(_noisy_face(h, w, h)[..., ::-1].copy()).permute(2, 0, 1).contiguous()
+             for h, w in ((5, 7), (40, 40))]
+    expected = dt.round_trip(crops, 20, torch.device('cpu'))
+    cpu_encode = dt.encode_jpeg
+
+    def refuse_lists(images, quality):
+        if isinstance(images, list):
+            raise RuntimeError('nvjpeg refused')
+        return cpu_encode(images, quality=quality)
+
+    monkeypatch.setattr(dt, 'encode_jpeg', refuse_lists)
+    with pytest.warns(RuntimeWarning, match=r'nvJPEG failed on 2 image\(s\) of sizes \[\(5, 7\), \(40, 40\)\]'):
+        got = dt.round_trip(crops, 20, SimpleNamespace(type='cuda'))
+    assert all(torch.equal(a, b) for a, b in zip(got, expected))
 
 
 def test_quality_100_means_no_jpeg():

@@ -2,33 +2,22 @@
 
 Same model as ``degradation.py`` (see its docstring for the choices), per sample parameters:
 blur + bilinear downsampling as two batched matrix products, Gaussian noise, 8-bit rounding,
-JPEG re-implemented with an 8x8 DCT (baseline IJG quantisation tables scaled by q, YCbCr 4:2:0,
-edge-replicated padding to 16x16 MCUs, bilinear "fancy" chroma upsampling), bilinear resize to
-``out_size``. Not bit-exact with OpenCV's integer JPEG codec, but equivalent (PSNR to the OpenCV path in
-docs/data.md; this JPEG is closer to OpenCV's than BasicSR's ``DiffJPEG``, docs/benchmarks.md); no gradients
-are needed or provided (rounding everywhere). The models run it in ``feed_data`` with
+JPEG through ``torchvision.io`` (libjpeg-turbo on the CPU, bit-exact with OpenCV's; nvJPEG on a GPU, see
+:func:`codec_device`), bilinear resize to ``out_size``. The float blur/resize differ from OpenCV's
+fixed-point code by rounding (PSNR to the OpenCV path in docs/data.md); no gradients are needed or
+provided (rounding everywhere). The models run it in ``feed_data`` with
 ``train: degrade_on_device: true`` (``panini_arch/models/hand_over.py``).
 
 Samples with different ``r`` have different low-resolution sizes; they share one zero-padded canvas
 and every operator knows each sample's valid size.
 """
-import math
+import warnings
 
 import torch
-import torch.nn.functional as F
+import torchvision
+from torchvision.io import ImageReadMode, decode_jpeg, encode_jpeg
 
-# JPEG Annex K base quantisation tables (luminance, chrominance), row-major 8x8.
-_LUMA_TABLE = [
-    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51,
-    87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92, 49, 64, 78, 87, 103, 121, 120,
-    101, 72, 92, 95, 98, 112, 100, 103, 99
-]
-_CHROMA_TABLE = [
-    17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99, 47, 66, 99, 99,
-    99, 99, 99, 99
-] + [99] * 32
-_RGB_TO_YCC = [[0.299, 0.587, 0.114], [-0.168735892, -0.331264108, 0.5], [0.5, -0.418687589, -0.081312411]]
-_YCC_TO_RGB = [[1.0, 0.0, 1.402], [1.0, -0.344136286, -0.714136286], [1.0, 1.772, 0.0]]
+TORCHVISION_VERSION = tuple(int(part) for part in torchvision.__version__.split('+')[0].split('.')[:2])
 
 
 def axis_operators(n_in, n_out, sigma, kernel_size, n_in_max, n_out_max):
@@ -74,67 +63,63 @@ def axis_operators(n_in, n_out, sigma, kernel_size, n_in_max, n_out_max):
     return mat.float()
 
 
-def jpeg_quant_tables(q):
-    """IJG quality scaling of the base tables: (B,) qualities -> (B, 8, 8) luminance, chrominance tables."""
-    q = q.double().clamp(1, 100)[:, None]
-    scale = torch.where(q < 50, 5000 / q, 200 - 2 * q)
-    tables = []
-    for base in (_LUMA_TABLE, _CHROMA_TABLE):
-        base = torch.tensor(base, dtype=torch.float64, device=q.device)[None]
-        tables.append(((base * scale + 50) / 100).floor().clamp(1, 255).view(-1, 8, 8).float())
-    return tables
+def codec_device(device):
+    """Where torchvision's JPEG codec runs for images on ``device``.
 
-
-def _dct_matrix(device):
-    k = torch.arange(8, dtype=torch.float64, device=device)
-    mat = torch.cos((2 * k[None] + 1) * k[:, None] * math.pi / 16) * math.sqrt(2 / 8)
-    mat[0] /= math.sqrt(2)
-    return mat.float()
-
-
-def _quantise_blocks(planes, table, dct):
-    """Level-shifted planes (B, C, H, W), H and W multiples of 8 -> DCT, quantise, dequantise, inverse DCT."""
-    b, c, h, w = planes.shape
-    blocks = planes.view(b, c, h // 8, 8, w // 8, 8).permute(0, 1, 2, 4, 3, 5)
-    coef = dct @ blocks @ dct.T
-    t = table[:, None, None, None]
-    coef = torch.round(coef / t) * t
-    out = dct.T @ coef @ dct
-    return out.permute(0, 1, 2, 4, 3, 5).reshape(b, c, h, w)
-
-
-def _replicate_pad(x, h, w, mult):
-    """Edge-replicate each sample's valid (h_b, w_b) region to fill a canvas rounded up to ``mult``."""
-    b, c, hc, wc = x.shape
-    hp, wp = -(-hc // mult) * mult, -(-wc // mult) * mult
-    rows = torch.minimum(torch.arange(hp, device=x.device)[None], (h - 1)[:, None])
-    cols = torch.minimum(torch.arange(wp, device=x.device)[None], (w - 1)[:, None])
-    x = x.gather(2, rows[:, None, :, None].expand(b, c, hp, wc))
-    return x.gather(3, cols[:, None, None, :].expand(b, c, hp, wp))
+    CUDA tensors are encoded and decoded on their GPU (nvJPEG) with torchvision >= 0.19, the first release
+    whose ``encode_jpeg`` runs on CUDA and whose ``encode_jpeg``/``decode_jpeg`` take lists; anything else
+    goes through libjpeg-turbo on the CPU, which is byte-identical to OpenCV's encoder.
+    """
+    if device.type == 'cuda' and TORCHVISION_VERSION >= (0, 19):
+        return device
+    return torch.device('cpu')
 
 
 def jpeg_batch(x, quality, h, w):
     """JPEG round trip of 8-bit-valued RGB images (B, 3, H, W) in [0, 255] with valid sizes ``h``, ``w`` (B,).
 
-    Returns the decoded images, rounded to integers, same shape; samples with quality >= 100 are returned
-    unchanged (the "no JPEG" convention of ``degradation.py``).
+    Each sample's valid region goes through ``torchvision.io.encode_jpeg``/``decode_jpeg`` at its integer
+    quality (baseline, 4:2:0, as ``cv2.imencode``), on :func:`codec_device`; the batch is grouped by quality
+    (one list per quality on CUDA). On the CPU the result equals OpenCV's ``imdecode(imencode(...))`` of the
+    same pixels (BGR there, RGB here) bit for bit.
+
+    Returns:
+        Tensor: the decoded images, same shape, dtype and device; canvas outside each valid region and
+        samples with quality >= 100 (the "no JPEG" convention of ``degradation.py``) unchanged.
     """
-    b, _, hc, wc = x.shape
-    device = x.device
-    padded = _replicate_pad(x, h.to(device), w.to(device), 16)
-    ycc = torch.einsum('ij,bjhw->bihw', torch.tensor(_RGB_TO_YCC, device=device), padded)
-    ycc = torch.round(ycc + torch.tensor([0.0, 128.0, 128.0], device=device).view(1, 3, 1, 1)) - 128
-    luma_table, chroma_table = jpeg_quant_tables(quality.to(device))
-    dct = _dct_matrix(device)
-    luma = _quantise_blocks(ycc[:, :1], luma_table, dct)
-    chroma = _quantise_blocks(torch.round(F.avg_pool2d(ycc[:, 1:], 2)), chroma_table, dct)
-    # libjpeg's fancy upsampling replicates the last real chroma sample (ceil(size / 2)), not the MCU padding
-    chroma = _replicate_pad(chroma, (h.to(device) + 1) // 2, (w.to(device) + 1) // 2, 1)
-    chroma = F.interpolate(chroma, scale_factor=2, mode='bilinear', align_corners=False)
-    chroma = chroma[..., :luma.shape[2], :luma.shape[3]]
-    rgb = torch.einsum('ij,bjhw->bihw', torch.tensor(_YCC_TO_RGB, device=device), torch.cat([luma, chroma], 1))
-    rgb = torch.round(rgb + 128).clamp(0, 255)[..., :hc, :wc]
-    return torch.where((quality.to(device) >= 100).view(b, 1, 1, 1), x, rgb)
+    out = x.clone()
+    device = codec_device(x.device)
+    pixels = x.round().clamp(0, 255).to(torch.uint8)
+    qualities = quality.round().long().tolist()
+    sizes = list(zip(h.tolist(), w.tolist()))
+    for value in sorted(set(qualities)):
+        if value >= 100:
+            continue
+        index = [b for b, q in enumerate(qualities) if q == value]
+        crops = [pixels[b, :, :sizes[b][0], :sizes[b][1]].to(device).contiguous() for b in index]
+        for b, image in zip(index, round_trip(crops, max(value, 1), device)):
+            out[b, :, :sizes[b][0], :sizes[b][1]] = image.to(x.device, x.dtype)
+    return out
+
+
+def round_trip(crops, quality, device):
+    """Encode and decode uint8 (3, h, w) RGB images on ``device`` at one ``quality``; list of decoded images.
+
+    On CUDA the whole list goes through one call each way (torchvision's batched nvJPEG); should nvJPEG
+    refuse the images, a ``RuntimeWarning`` says so and the CPU codec does them (the results come back to
+    the crops' device). On the CPU one image at a time, which torchvision says costs the same and which every
+    torchvision version takes.
+    """
+    if device.type == 'cuda':
+        try:
+            encoded = [data.cpu() for data in encode_jpeg(crops, quality=quality)]
+            return decode_jpeg(encoded, mode=ImageReadMode.RGB, device=device)
+        except RuntimeError as error:
+            sizes = sorted({tuple(crop.shape[1:]) for crop in crops})
+            warnings.warn(f'nvJPEG failed on {len(crops)} image(s) of sizes {sizes} at quality {quality} '
+                          f'({error}); the CPU codec (libjpeg-turbo) does them', RuntimeWarning)
+    return [decode_jpeg(encode_jpeg(crop.cpu(), quality=quality), mode=ImageReadMode.RGB).to(crop.device)
+            for crop in crops]
 
 
 def sample_noise(shape, lh, lw, seeds, device):

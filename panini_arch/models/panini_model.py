@@ -209,8 +209,14 @@ class PaniniModel(BaseModel):
                 buffer.div_(world_size)
 
     def _optimize_g(self, loss_dict):
-        """Generator step; returns False when it was skipped for a non-finite loss."""
-        self.net_d.requires_grad_(False)
+        """Generator step; returns False when it was skipped for a non-finite loss.
+
+        D scores the output once per iteration: here, through a detached copy of the output with D's
+        weights in the graph, so the D step reuses these scores (D has not changed in between) instead of
+        a second forward at the output size. The GAN loss reaches net_g as that copy's gradient, added to
+        the other losses' in the same backward pass: the gradients of both nets are those of the usual
+        two-forward step, up to the order of float additions.
+        """
         self.optimizer_g.zero_grad(set_to_none=True)
         losses = OrderedDict()
         with self.autocast():
@@ -219,12 +225,17 @@ class PaniniModel(BaseModel):
                 losses['l_g_pix'] = self.cri_pix(self.output, self.gt)
             if self.cri_perceptual:
                 losses['l_g_percep'] = self.cri_perceptual(self.output, self.gt).float()
-            losses['l_g_gan'] = self.cri_gan(self.discriminate(self.output), True, is_disc=False)
+            fake = self.output.detach().requires_grad_(True)
+            self.net_d.requires_grad_(True)
+            self.fake_pred = self.discriminate(fake)
+            losses['l_g_gan'] = self.cri_gan(self.fake_pred, True, is_disc=False)
         loss_dict.update(losses)
         l_g_total = sum(losses.values())
         if not self.guard.all_finite(l_g_total):
             return False
-        self.scaler_g.scale(l_g_total).backward()
+        gan_grad, = torch.autograd.grad(self.scaler_g.scale(losses.pop('l_g_gan')), fake, retain_graph=True)
+        roots = [self.scaler_g.scale(loss) for loss in losses.values()] + [self.output]
+        torch.autograd.backward(roots, [None] * len(losses) + [gan_grad])
         self.scaler_g.step(self.optimizer_g)
         self.scaler_g.update()
         self._sync_running_stats()  # after backward: the batch-norm backward reads them
@@ -242,8 +253,10 @@ class PaniniModel(BaseModel):
         self.optimizer_d.zero_grad(set_to_none=True)
         with_r1 = self.r1_reg_weight > 0 and current_iter % self.net_d_reg_every == 0
         real = self.gt.detach().requires_grad_(with_r1)
+        fake_pred, self.fake_pred = getattr(self, 'fake_pred', None), None  # the G step's scores, if it ran
         with self.autocast():
-            fake_pred = self.discriminate(self.output.detach())
+            if fake_pred is None:
+                fake_pred = self.discriminate(self.output.detach())
             real_pred = self.discriminate(real)
         l_d = self.cri_gan(real_pred, True, is_disc=True) + self.cri_gan(fake_pred, False, is_disc=True)
         loss_dict['l_d'] = l_d

@@ -23,11 +23,15 @@ def upfirdn2d(x, kernel, up=1, down=1, pad=(0, 0)):
         x = x.reshape(b, c, h, 1, w, 1)
         x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
         x = x.reshape(b, c, h * up, w * up)
-    x = F.pad(x, [max(pad0, 0), max(pad1, 0), max(pad0, 0), max(pad1, 0)])
+    padding = 0
+    if pad0 == pad1 >= 0:  # the convolution pads (no padded copy, forward or backward): the discriminator's blurs
+        padding = pad0
+    else:
+        x = F.pad(x, [max(pad0, 0), max(pad1, 0), max(pad0, 0), max(pad1, 0)])
     if pad0 < 0 or pad1 < 0:
         x = x[:, :, max(-pad0, 0):x.shape[2] - max(-pad1, 0), max(-pad0, 0):x.shape[3] - max(-pad1, 0)]
     # A depthwise conv (one filter copy per channel) is several times faster on
     # CPU than folding channels into the batch as BasicSR's native version does.
     kh, kw = kernel.shape
     weight = torch.flip(kernel, [0, 1]).to(x.dtype).view(1, 1, kh, kw).expand(c, 1, kh, kw)
-    return F.conv2d(x, weight, stride=down, groups=c)
+    return F.conv2d(x, weight, stride=down, padding=padding, groups=c)

@@ -80,6 +80,8 @@ def time_forward(model, x, kwargs, runs, warmup):
     for i in range(warmup + runs):
         start, start_cpu = time.perf_counter(), time.process_time()
         out = image_of(model(x, **kwargs))
+        if out.is_cuda:
+            torch.cuda.synchronize(out.device)
         if i >= warmup:
             wall.append(time.perf_counter() - start)
             cpu.append(time.process_time() - start_cpu)

@@ -31,8 +31,8 @@ Measurements (all in one invocation, so the ratios compare like with like):
   beside the numpy/OpenCV chain per sample.
 * ``--equivalence N``: PSNR between the OpenCV path and the on-device path over N deterministic
   samples (same flips and parameters; the noise comes from different generators), and with noise off.
-* ``--jpeg-samples N``: PSNR to OpenCV's JPEG of the project's DCT JPEG and of BasicSR's ``DiffJPEG``
-  at equal quality, on N faces of 5-102 px (the sizes Eq. 10 makes) with q in [5, 50].
+* ``--jpeg-samples N``: the on-device JPEG (torchvision) and BasicSR's ``DiffJPEG`` against OpenCV's JPEG
+  at equal quality (bit-exact count, PSNR), on N faces of 5-102 px (the sizes Eq. 10 makes) with q in [5, 50].
 * ``--profile N``: cProfile of N in-process samples of ours (``in_size: 1024``, uint8), the functions that
   take the CPU as shares of it: what bounds the pipeline. The profiler's allocations make numpy's
   ``astype`` take page faults it does not take without it (the page faults per sample are printed).
@@ -273,26 +273,40 @@ def bench_equivalence(num, gt_size):
               f'{gt_size // 2}: mean {np.mean(values):.2f} dB, median {np.median(values):.2f}, min {np.min(values):.2f}')
 
 
-def bench_jpeg(num):
-    """PSNR to OpenCV's JPEG of our DCT JPEG and of BasicSR's DiffJPEG (rounding, not differentiable)."""
+def jpeg_agreement(num, device='cpu'):
+    """The on-device JPEG (``jpeg_batch`` on ``device``) and BasicSR's ``DiffJPEG`` against OpenCV's JPEG.
+
+    ``num`` faces of 5-102 px (the sizes Eq. 10 makes), q in [5, 50], equal quality. Returns a dict:
+    ``exact`` (faces where ours equals OpenCV bit for bit), ``ours`` and ``diffjpeg`` (PSNR lists, dB).
+    """
     from basicsr.utils.diffjpeg import DiffJPEG
-    from panini_arch.data.degradation_torch import _replicate_pad
     diff_jpeg = DiffJPEG(differentiable=False)
     rng = np.random.default_rng(0)
-    ours, basicsr = [], []
+    result = {'exact': 0, 'ours': [], 'diffjpeg': []}
     for i in range(num):
         side, quality = int(rng.integers(5, 103)), int(rng.integers(5, 51))
         face = cv2.resize(draw_face(256, i), (side, side), interpolation=cv2.INTER_AREA)
         ref = cv2.imdecode(cv2.imencode('.jpg', face, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
         x = to_uint8_tensor(face)[None].float()
         size, q = torch.tensor([side]), torch.tensor([float(quality)])
-        ours.append(psnr(jpeg_batch(x, q, size, size)[0].permute(1, 2, 0).numpy()[..., ::-1], ref))
-        padded = _replicate_pad(x, size, size, 16) / 255  # DiffJPEG pads with zeros; give it the edge instead
+        ours = jpeg_batch(x.to(device), q, size, size)[0].cpu().permute(1, 2, 0).numpy()[..., ::-1]
+        result['exact'] += int(np.array_equal(ours, ref))
+        result['ours'].append(psnr(ours, ref))
+        pad = -side % 16  # DiffJPEG pads with zeros; give it the edge instead
+        padded = torch.nn.functional.pad(x, (0, pad, 0, pad), mode='replicate') / 255
         with torch.no_grad():
             out = diff_jpeg(padded, q.clone())[0, :, :side, :side].clamp(0, 1).mul(255).round()
-        basicsr.append(psnr(out.permute(1, 2, 0).numpy()[..., ::-1], ref))
-    print(f'JPEG vs OpenCV at equal quality, {num} faces 5-102 px, q 5-50: ours (DCT) mean {np.mean(ours):.2f} dB '
-          f'(min {np.min(ours):.2f}), BasicSR DiffJPEG mean {np.mean(basicsr):.2f} dB (min {np.min(basicsr):.2f})')
+        result['diffjpeg'].append(psnr(out.permute(1, 2, 0).numpy()[..., ::-1], ref))
+    return result
+
+
+def bench_jpeg(num):
+    """Print :func:`jpeg_agreement` on the CPU."""
+    result = jpeg_agreement(num)
+    ours, basicsr = result['ours'], result['diffjpeg']
+    worst = f' (min {np.min(ours):.2f} dB)' if result['exact'] < num else ''
+    print(f'JPEG vs OpenCV at equal quality, {num} faces 5-102 px, q 5-50: ours (torchvision) bit-exact in '
+          f'{result["exact"]}/{num}{worst}; BasicSR DiffJPEG mean {np.mean(basicsr):.2f} dB (min {np.min(basicsr):.2f})')
 
 
 def tiny_training_setups():
