@@ -262,7 +262,11 @@ def test_shipped_test_options_are_consistent(name):
     net = opt['network_g']
     native_input = net.get('in_size', net.get('size', net.get('out_size')))
     with_gt = all('dataroot_gt' in dataset for dataset in opt['datasets'].values())
-    lq_size = 1024 // opt['scale'] if with_gt else opt['val']['output_size']  # real-world sets: 512 px LQ faces
+    celeba_test = any(dataset['name'] == 'CelebA-Test' for dataset in opt['datasets'].values())  # GFP-GAN's, 512 px
+    if with_gt:
+        lq_size = (512 if celeba_test else 1024) // opt['scale']
+    else:
+        lq_size = opt['val']['output_size']  # real-world sets: 512 px LQ faces
     assert opt['val']['input_size'] == native_input == lq_size  # the set's LQ is already the input size
     if opt['paper']:
         assert published(opt['paper'], 'psnr') is not None
