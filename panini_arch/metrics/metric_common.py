@@ -11,8 +11,8 @@ import numpy as np
 import torch
 
 from basicsr.metrics.metric_util import reorder_image
-from panini_arch.archs.arch_util import check_state_dict, load_state_dict_file
 from panini_arch.utils.safe_load import UnsafeWeightsError, load_torch_file
+from panini_arch.utils.weights import load_checked, load_weights
 
 
 class MetricNotComputed(Exception):
@@ -68,9 +68,10 @@ def load_metric_file(path, metric, option, source):
 
 
 def load_metric_weights(module, path, key, metric, option, source):
-    """:func:`load_state_dict_file` into ``module``; a corrupt or mismatched file raises :class:`MetricWeightsError`."""
+    """:func:`~panini_arch.utils.weights.load_weights` into ``module``; a corrupt or mismatched file raises
+    :class:`MetricWeightsError`."""
     try:
-        load_state_dict_file(module, path, key, metric, source)
+        load_weights(module, path, key, metric, source)
     except (RuntimeError, KeyError, UnsafeWeightsError) as error:
         raise unusable_file(path, metric, option, source, error) from error
 
@@ -93,11 +94,9 @@ def load_published_weights(module, path, key, metric, option, source):
         raise unusable_file(path, metric, option, source, 'not a state dict of tensors')
     state = {(name[len('module.'):] if name.startswith('module.') else name): value for name, value in state.items()}
     try:
-        check_state_dict(module, state, path, metric)
+        return load_checked(module, state, path, metric)
     except RuntimeError as error:
         raise unusable_file(path, metric, option, source, error) from error
-    module.load_state_dict(state, strict=True)
-    return module
 
 
 def metric_device(device='auto'):
