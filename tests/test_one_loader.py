@@ -1,4 +1,5 @@
 """The one weight loader, the authors'-layout converter at its edge, "which net, which weights", atomic writes."""
+import argparse
 import os
 
 import pytest
@@ -12,6 +13,7 @@ from panini_arch.utils.atomic import atomic_save, atomic_write_bytes, replacing
 from panini_arch.utils.safe_load import verify_checksum
 from panini_arch.utils.weights import load_weights
 
+from cli import add_net_args, net_from_args  # scripts/cli.py (pytest.ini puts scripts/ on the path)
 from official_layouts import official_file, rule_state_dict, small_panini_layout
 
 SMALL = dict(in_size=64, out_size=128, narrow=1 / 16, num_style_feat=32, rrdb_channels=8)
@@ -40,8 +42,12 @@ def test_which_net_takes_the_options_of_an_authors_file_whatever_the_arch(releas
     assert (net.in_size, net.out_size) == (64, 128) and not net.training
     restored = load_net(parse_args(['-i', 'x', '--model_path', released]))  # --arch fr, the default
     assert (restored.in_size, restored.out_size) == (64, 128)
+    parser = argparse.ArgumentParser()
+    add_net_args(parser)
+    analysed = net_from_args(parser.parse_args(['--model_path', released]))  # the analyses' --arch fr default
+    assert (analysed.in_size, analysed.out_size) == (64, 128)
     for key, value in net.state_dict().items():
-        assert torch.equal(restored.state_dict()[key], value), key
+        assert torch.equal(restored.state_dict()[key], value) and torch.equal(analysed.state_dict()[key], value), key
 
 
 def test_other_files_still_need_the_options_they_were_trained_with(tmp_path):
