@@ -18,9 +18,9 @@ import argparse
 import os
 import sys
 
-from .archs.arch_util import read_weights_file
 from .archs.official_convert import KIND_NAMES, OfficialCheckpointError, convert
-from .trainer.checkpoint import atomic_save
+from .utils.atomic import atomic_save
+from .utils.weights import read_weights_file
 
 
 def parse_args(argv=None):

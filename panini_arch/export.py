@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .archs.presets import PANINI_SOURCE, PRESETS, build_panini, load_checkpoint, read_network_g
+from .archs.presets import PANINI_SOURCE, PRESETS, build_generator, panini_options, read_network_g
 from .restoration.face_restorer import prior_weight_to_bias
 from .utils.optional import EXPORT_INSTALL, import_optional
 
@@ -86,11 +86,10 @@ def parse_args(argv=None):
 def main(argv=None):
     """Export and print the max abs difference of each format against PyTorch; returns {format: diff}."""
     args = parse_args(argv)
-    net = build_panini(read_network_g(args.opt) if args.opt else args.arch).eval()
-    if args.model_path:
-        load_checkpoint(net, args.model_path, 'auto', 'Panini-Net', PANINI_SOURCE)
-    elif not args.random_weights:
+    if not args.model_path and not args.random_weights:
         raise FileNotFoundError('Pass --model_path (a trained checkpoint) or --random_weights (untrained, tests).')
+    net = build_generator(panini_options(read_network_g(args.opt) if args.opt else args.arch), args.model_path, 'auto',
+                          args.random_weights, 'Panini-Net', PANINI_SOURCE)
     module = ExportedPanini(net, prior_weight_to_bias(args.prior_weight)).eval()
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)

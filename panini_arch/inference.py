@@ -28,11 +28,12 @@ import torch
 from tqdm import tqdm
 
 from .archs.precision import CHANNELS_LAST_CHOICES, PRECISIONS
-from .archs.presets import PANINI_SOURCE, PRESETS, build_panini, load_checkpoint, read_network_g
+from .archs.presets import PANINI_SOURCE, PRESETS, build_generator, build_panini, panini_options, read_network_g
 from .restoration.background import BackgroundUpsampler, load_rrdbnet
 from .restoration.face_detect import DETECTORS, MIN_FACE_SIDE, YUNET_FILE, FaceDetector
 from .restoration.face_restorer import PaniniRestorer
 from .restoration.paste_back import resize_in_strips
+from .utils.atomic import atomic_write_bytes, replacing
 from .utils.image_io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, check_pixel_count, read_photo
 from .utils.output_paths import OutputGuard
 from .utils.safe_load import UnsafeOptionsError, UnsafeWeightsError
@@ -87,7 +88,8 @@ def parse_args(argv=None):
     parser.add_argument('-i', '--input', required=True, help='image file, folder of images, or video file')
     parser.add_argument('-o', '--output', default='results', help='output folder')
     parser.add_argument('--model_path',
-                        help='trained Panini-Net checkpoint (key params_ema, else params, else a bare state dict)')
+                        help='trained Panini-Net checkpoint (key params_ema, else params, else a bare state dict), or '
+                             "the authors' released file, which brings its own network options")
     parser.add_argument('--arch', default='fr', choices=sorted(PRESETS),
                         help='network preset: fr (512->1024), sr16 and catconv (64->1024), tiny (64->128, tests)')
     parser.add_argument('--opt', help='BasicSR option file whose network_g builds the net (overrides --arch)')
@@ -178,26 +180,27 @@ def select_device(name):
 def load_net(args):
     """The PaniniNet of ``--opt`` or ``--arch`` with the weights of ``--model_path`` (or random, with a warning).
 
+    An authors' Panini-FR/SR file brings its own network options (:func:`~.archs.presets.build_generator`).
+
     Raises:
         RuntimeError: the checkpoint does not fit; the message says to pass the matching ``--arch`` or ``--opt``.
     """
-    net = build_panini(read_network_g(args.opt) if args.opt else args.arch)
+    network_opt = panini_options(read_network_g(args.opt) if args.opt else args.arch)
     if args.model_path:
         try:
-            load_checkpoint(net, args.model_path, 'auto', 'Panini-Net', PANINI_SOURCE)
+            return build_generator(network_opt, args.model_path, 'auto', what='Panini-Net', source_hint=PANINI_SOURCE)
         except RuntimeError as error:
             if 'do not fit' not in str(error):
                 raise
             raise RuntimeError(f'{error}. The checkpoint was trained with other network options: pass the matching '
                                '--arch preset, or the options file it was trained with as --opt.') from None
-    elif args.random_weights:
-        warnings.warn('RANDOM WEIGHTS: --random_weights builds an untrained Panini-Net. Its output is noise-like '
-                      'and only good for tests and demos of the pipeline.', stacklevel=2)
-    else:
+    if not args.random_weights:
         raise FileNotFoundError('No --model_path given. Pass a trained Panini-Net checkpoint '
                                 '(scripts/demo.py trains a small one offline), or --random_weights for a pipeline '
                                 'test with an untrained net.')
-    return net
+    warnings.warn('RANDOM WEIGHTS: --random_weights builds an untrained Panini-Net. Its output is noise-like '
+                  'and only good for tests and demos of the pipeline.', stacklevel=2)
+    return build_panini(network_opt)
 
 
 def make_restorer(args):
@@ -259,16 +262,10 @@ class OutputWriter:
             raise OSError(f'Cannot encode {path}: {error}') from None
         if not ok:
             raise OSError(f'Cannot encode {path}')
-        tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
         try:
-            with open(tmp, 'wb') as f:
-                f.write(data.tobytes())
-            os.replace(tmp, path)
+            atomic_write_bytes(data.tobytes(), path)
         except OSError as error:
             raise OSError(f'Cannot write {path}: {error.strerror or error}') from None
-        finally:
-            if tmp.exists():
-                tmp.unlink()
 
     def faces(self, stem, crops, restored):
         """Save aligned crops, restored faces and side-by-side comparisons."""
@@ -357,13 +354,13 @@ def restore_video(restorer, writer, path, stem, aligned):
     fps = capture.get(cv2.CAP_PROP_FPS) or 25
     total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
     out_path = writer.guard.check(writer.root / 'restored_imgs' / f'{stem}{writer.suffix or "_restored"}.mp4')
-    tmp_path = out_path.with_name(f'.{out_path.stem}.{os.getpid()}.tmp.mp4')
     video_writer = None
     faces = frames = 0
     try:
         width, height = (int(capture.get(prop)) for prop in (cv2.CAP_PROP_FRAME_WIDTH, cv2.CAP_PROP_FRAME_HEIGHT))
         check_pixel_count(width, height, str(path))
-        with tqdm(total=total, desc=f'{path.name}', unit='frame') as progress:
+        with replacing(out_path, keep_extension=True) as tmp_path, \
+                tqdm(total=total, desc=f'{path.name}', unit='frame') as progress:
             while True:
                 ok, frame = capture.read()
                 if not ok:
@@ -377,19 +374,17 @@ def restore_video(restorer, writer, path, stem, aligned):
                 frames += 1
                 if video_writer is None:
                     size = (output.shape[1], output.shape[0])
-                    video_writer = cv2.VideoWriter(str(tmp_path), cv2.VideoWriter_fourcc(*'mp4v'), fps, size)
+                    video_writer = cv2.VideoWriter(tmp_path, cv2.VideoWriter_fourcc(*'mp4v'), fps, size)
                     if not video_writer.isOpened():
                         raise OSError(f'Cannot write video {out_path}')
                 video_writer.write(output)
                 progress.update()
-        if video_writer is None:
-            raise ValueError(f'No frame could be read from video {path}')
-        video_writer.release()
-        os.replace(tmp_path, writer.guard.check(out_path))
+            if video_writer is None:
+                raise ValueError(f'No frame could be read from video {path}')
+            video_writer.release()
+            writer.guard.check(out_path)
     finally:
         capture.release()
-        if tmp_path.exists():
-            tmp_path.unlink()
     return faces, None
 
 

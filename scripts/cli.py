@@ -18,7 +18,8 @@ def add_net_args(parser):
     parser.add_argument('--arch', default='fr', choices=sorted(PRESETS), help='PaniniNet preset without --opt')
     parser.add_argument('--arch_opt', nargs='*', default=[], metavar='KEY=VALUE',
                         help='PaniniNet arguments overriding the preset / options file (YAML values)')
-    parser.add_argument('--model_path', help='Panini-Net checkpoint (overrides the options file path)')
+    parser.add_argument('--model_path', help="Panini-Net checkpoint (overrides the options file path); the authors' "
+                                              'released file brings its own network options')
     parser.add_argument('--param_key', default='params_ema', help="checkpoint key; 'none' for a plain state dict")
     parser.add_argument('--random_weights', action='store_true',
                         help='TESTS/DEMOS ONLY: untrained net, no weights needed (results are meaningless)')

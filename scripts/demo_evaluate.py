@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import torch
 
-from panini_arch.archs.presets import build_panini, load_checkpoint  # first: makes basicsr importable
+from panini_arch.archs.presets import build_generator, panini_options  # first: makes basicsr importable
 from basicsr.metrics import calculate_psnr, calculate_ssim
 from panini_arch.data.eval_sets import generate_test_set, generate_theta_set
 from panini_arch.evaluation.analysis import fusion_outputs, image_thetas, load_batch, mask_bias_sweep, to_image
@@ -23,7 +23,7 @@ PAPER_RS = (16, 32, 64, 128)  # Table 4, for 1024-pixel faces
 
 def load_trained(network_opt, model_path):
     """The trained PaniniNet (EMA weights, eval mode); every weight comes from ``model_path``."""
-    return load_checkpoint(build_panini(network_opt), str(model_path), 'params_ema').eval()
+    return build_generator(panini_options(network_opt), str(model_path), 'params_ema')
 
 
 def write(path, img):

@@ -8,9 +8,7 @@ each built from its test options file: GFPGAN v1.3 / v1.4 (``GFPGANv1.3.pth``, `
 """
 import os
 
-from panini_arch.archs.arch_util import read_weights_file
-from panini_arch.archs.official_convert import convert, detect_kind
-from panini_arch.archs.presets import build_generator, build_panini, read_network_g
+from panini_arch.archs.presets import build_generator, read_network_g
 from panini_arch.utils.safe_load import load_options
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -50,15 +48,8 @@ def test_options(name):
 def load_panini(path):
     """A PaniniNet (eval, CPU) from a released file, converted in memory with the sizes the file has, or
     from a panini-convert output with the sizes of its official test options."""
-    name = os.path.basename(path)
-    checkpoint = read_weights_file(path, 'Panini-Net')
-    if detect_kind(checkpoint) in ('panini_mfr', 'panini_sr'):
-        generator = convert(checkpoint, path, discriminator=False).networks['generator']
-        net = build_panini(dict(type='PaniniNet', **generator.options))
-        net.load_state_dict(generator.state_dict, strict=True)
-        return net.eval()
-    del checkpoint
-    return build_generator(read_network_g(os.path.join(REPO, PANINI_FILES[name][1])), path, 'params_ema')
+    network_opt = read_network_g(os.path.join(REPO, PANINI_FILES[os.path.basename(path)][1]))
+    return build_generator(network_opt, path, 'params_ema')
 
 
 def load_methods(found):

@@ -67,45 +67,128 @@ def test_import_panini_arch_registers_without_heavy_imports_or_trainer_changes()
     assert report['gfpgan'] == 'gfpgan.archs.gfpganv1_clean_arch'
 
 
+ENTRY_PROBE = r'''
+import importlib, inspect, json, sys
+import panini_arch
+
+
+def basicsr_state():
+    """Every module-level binding of BasicSR's loaded modules, and every attribute of their classes."""
+    state = {}
+    for name, module in list(sys.modules.items()):
+        if name.split('.')[0] != 'basicsr' or module is None:
+            continue
+        for key, value in vars(module).items():
+            if not inspect.ismodule(value):
+                state[f'{name}.{key}'] = value
+            if inspect.isclass(value) and value.__module__ == name:
+                state.update((f'{name}.{key}.{attr}', item) for attr, item in vars(value).items())
+    return state
+
+
+report = {}
+for entry in sys.argv[1:]:
+    before = basicsr_state()
+    importlib.import_module(entry)
+    after = basicsr_state()
+    changed = sorted(key for key in before.keys() | after.keys()
+                     if key in before and (key not in after or after[key] is not before[key])
+                     or key not in before and getattr(after[key], '__module__', '').startswith('panini_arch'))
+    report[entry] = {'changed': changed, 'trainer': 'panini_arch.trainer' in sys.modules}
+print(json.dumps(report))
+'''
+
+
+def test_entry_modules_other_than_train_and_test_change_nothing_in_basicsr():
+    """In a fresh interpreter after ``import panini_arch``: the converter, export and inference modules rebind,
+    add or replace nothing in BasicSR's modules and classes, and do not load the trainer fixes; the probe sees
+    what ``panini_arch.trainer`` changes."""
+    entries = ['panini_arch.convert', 'panini_arch.export', 'panini_arch.inference', 'panini_arch.trainer']
+    result = subprocess.run([sys.executable, '-c', ENTRY_PROBE, *entries], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    for entry in entries[:-1]:
+        assert report[entry] == {'changed': [], 'trainer': False}, entry
+    assert report['panini_arch.trainer']['changed'] and report['panini_arch.trainer']['trainer']
+
+
 LAYERS = {'ops': 0, 'utils': 0, 'version': 0, 'archs': 1, 'data': 1, 'losses': 1, 'metrics': 1, 'models': 1,
           '__init__': 1.5, 'evaluation': 2, 'restoration': 2, 'trainer': 2, 'inference': 3, 'export': 3, 'convert': 3, 'train': 3,
           'test': 3}
 
 
-def panini_imports(path, module):
-    """The first-level ``panini_arch`` parts (``archs``, ``trainer``, ...) that a source file imports."""
+def package_modules():
+    """``(path, dotted module name)`` of every source file of ``panini_arch``."""
+    for folder, _, files in sorted(os.walk(os.path.join(REPO, 'panini_arch'))):
+        for name in sorted(f for f in files if f.endswith('.py')):
+            path = os.path.join(folder, name)
+            relative = os.path.relpath(path, REPO)[:-3].split(os.sep)
+            yield path, '.'.join(relative[:-1] if name == '__init__.py' else relative)
+
+
+def is_module(name):
+    """Whether the dotted ``name`` is a module or package of this checkout."""
+    path = os.path.join(REPO, *name.split('.'))
+    return os.path.isfile(path + '.py') or os.path.isfile(os.path.join(path, '__init__.py'))
+
+
+def panini_modules(path, module):
+    """The ``panini_arch`` modules a source file imports, at any depth (inside functions too), relative imports
+    resolved; ``from X import y`` counts as ``X.y`` when that is a module, else as ``X``."""
     package = module.rsplit('.', 1)[0] if not path.endswith('__init__.py') else module
-    parts = set()
+    names = set()
     for node in ast.walk(ast.parse(open(path, encoding='utf-8').read())):
-        names = []
         if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
+            names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ''
             if node.level:
                 base = '.'.join(package.split('.')[:len(package.split('.')) - node.level + 1] + ([base] if base else []))
-            names = [base] if node.module else [f'{base}.{alias.name}' for alias in node.names]
-        for name in names:
-            pieces = name.split('.')
-            if pieces[0] == 'panini_arch' and len(pieces) > 1:
-                parts.add(pieces[1])
-    return parts
+            names.update(f'{base}.{alias.name}' if is_module(f'{base}.{alias.name}') else base for alias in node.names)
+    return {name for name in names if name.split('.')[0] == 'panini_arch'}
 
 
 def test_imports_only_point_down_the_layers():
-    root = os.path.join(REPO, 'panini_arch')
     wrong = []
-    for folder, _, files in os.walk(root):
-        for name in sorted(f for f in files if f.endswith('.py')):
-            path = os.path.join(folder, name)
-            relative = os.path.relpath(path, REPO)[:-3].split(os.sep)
-            own = relative[1] if len(relative) > 1 else '__init__'
-            own = '__init__' if relative == ['panini_arch', '__init__'] else own
-            module = '.'.join(relative[:-1] if name == '__init__.py' else relative)
-            for part in panini_imports(path, module):
-                if part != own and not (LAYERS[part] < LAYERS[own] or LAYERS[part] == LAYERS[own] == 1):
-                    wrong.append(f'{os.path.relpath(path, REPO)} imports panini_arch.{part}')
+    for path, module in package_modules():
+        own = module.split('.')[1] if '.' in module else '__init__'
+        for part in {name.split('.')[1] for name in panini_modules(path, module) if '.' in name}:
+            if part != own and not (LAYERS[part] < LAYERS[own] or LAYERS[part] == LAYERS[own] == 1):
+                wrong.append(f'{os.path.relpath(path, REPO)} imports panini_arch.{part}')
     assert wrong == []
+
+
+def import_circles(graph):
+    """Every circle of ``graph`` (``{module: modules it imports}``) that a depth-first walk meets, as
+    ``'a -> b -> a'``."""
+    state, circles = {}, []
+
+    def visit(trail):
+        state[trail[-1]] = 'open'
+        for target in sorted(graph.get(trail[-1], ())):
+            if state.get(target) == 'open':
+                circles.append(' -> '.join(trail[trail.index(target):] + [target]))
+            elif target not in state:
+                visit(trail + [target])
+        state[trail[-1]] = 'done'
+
+    for module in sorted(graph):
+        if module not in state:
+            visit([module])
+    return circles
+
+
+def test_no_import_circle():
+    """No module imports, even inside a function, one that leads back to it (the scan finds a planted circle)."""
+    graph = {module: panini_modules(path, module) - {module} for path, module in package_modules()}
+    assert import_circles(graph) == []
+    planted = dict(graph, **{'panini_arch.utils.weights': graph['panini_arch.utils.weights'] | {
+        'panini_arch.archs.official_convert'}})
+    assert [set(circle.split(' -> ')) for circle in import_circles(planted)] == [
+        {'panini_arch.archs.official_convert', 'panini_arch.utils.weights'}]
+
+
 
 
 @pytest.mark.slow

@@ -177,7 +177,7 @@ def test_lmd_file_without_state_dict_entry_is_named(tmp_path):
     torch.save({'conv1.conv.weight': torch.zeros(1)}, path)
     runner = MetricRunner({'lmd': {'type': 'calculate_lmd', 'fan_path': str(path)}})
     runner.update(face(0), face(1))
-    assert "no entry 'state_dict'" in runner.results()['lmd']['not_computed']
+    assert "no key 'state_dict'" in runner.results()['lmd']['not_computed']
 
 
 def test_fid_and_kid_share_one_inception_pass_per_image(weights, tiny_inception):

@@ -12,7 +12,8 @@ from panini_arch import convert as convert_cli
 from panini_arch.archs import official_convert as oc
 from panini_arch.archs.dre_arch import DRE
 from panini_arch.archs.panini_arch import PaniniNet
-from panini_arch.archs.presets import PRESETS, build_generator, load_checkpoint, read_network_g
+from panini_arch.archs.presets import PRESETS, build_generator, read_network_g
+from panini_arch.utils.weights import load_weights
 
 from make_official_fixture import CROP, POOL, seeded_input, tensor_sha256
 from official_layouts import (discriminator_state_dict, fixture, key_list, official_file, rule_state_dict)
@@ -203,7 +204,7 @@ def test_bad_files_get_errors_naming_file_and_keys(tmp_path):
         convert_cli.main([str(tmp_path / 'absent.pth'), str(tmp_path / 'out.pth')])
     assert not (tmp_path / 'out.pth').exists()
     with pytest.raises(oc.OfficialCheckpointError, match=r'moco.pth.tar is the authors\' UDRL/MoCo.*no PaniniNet'):
-        load_checkpoint(PaniniNet(**PRESETS['tiny']), str(good))
+        load_weights(PaniniNet(**PRESETS['tiny']), str(good), convert=oc.state_dict_for)
 
 
 def regenerate_and_check(name, tmp_path):

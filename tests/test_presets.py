@@ -1,4 +1,4 @@
-"""The PaniniNet preset table, the one builder and the one checkpoint loader."""
+"""The PaniniNet preset table, the one builder and the one weight loader."""
 import inspect
 import os
 
@@ -7,8 +7,8 @@ import torch
 
 import panini_arch  # noqa: F401  (registers the architectures)
 from panini_arch.archs.panini_arch import PaniniNet
-from panini_arch.archs.presets import (PRESETS, build_generator, build_panini, load_checkpoint, panini_options,
-                                       read_network_g)
+from panini_arch.archs.presets import PRESETS, build_generator, build_panini, panini_options, read_network_g
+from panini_arch.utils.weights import load_weights
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -61,7 +61,7 @@ def test_loader_finds_the_weights_in_every_checkpoint_layout(tmp_path, layout):
     state = source.state_dict()
     torch.save(state if layout == 'bare' else {layout: state}, tmp_path / 'net.pth')
     torch.manual_seed(1)
-    net = load_checkpoint(build_panini('tiny'), str(tmp_path / 'net.pth'))
+    net = load_weights(build_panini('tiny'), str(tmp_path / 'net.pth'))
     for key, value in net.state_dict().items():
         assert torch.equal(value, state[key]), key
 
@@ -70,16 +70,16 @@ def test_loader_prefers_ema_and_names_the_file_on_errors(tmp_path):
     torch.manual_seed(0)
     ema, plain = build_panini('tiny').state_dict(), build_panini('tiny').state_dict()
     torch.save({'params': plain, 'params_ema': ema}, tmp_path / 'both.pth')
-    net = load_checkpoint(build_panini('tiny'), str(tmp_path / 'both.pth'))
+    net = load_weights(build_panini('tiny'), str(tmp_path / 'both.pth'))
     key = next(iter(ema))
     assert torch.equal(net.state_dict()[key], ema[key])
     with pytest.raises(KeyError, match="both.pth has no key 'params_g'"):
-        load_checkpoint(build_panini('tiny'), str(tmp_path / 'both.pth'), 'params_g')
+        load_weights(build_panini('tiny'), str(tmp_path / 'both.pth'), 'params_g')
     torch.save({'params': build_panini('tiny').state_dict()}, tmp_path / 'tiny.pth')
     with pytest.raises(RuntimeError, match='tiny.pth do not fit the network'):
-        load_checkpoint(build_panini(dict(PRESETS['tiny'], type='PaniniNet', rrdb_channels=8)), str(tmp_path / 'tiny.pth'))
+        load_weights(build_panini(dict(PRESETS['tiny'], type='PaniniNet', rrdb_channels=8)), str(tmp_path / 'tiny.pth'))
     with pytest.raises(FileNotFoundError, match='missing.pth'):
-        load_checkpoint(build_panini('tiny'), str(tmp_path / 'missing.pth'))
+        load_weights(build_panini('tiny'), str(tmp_path / 'missing.pth'))
 
 
 def test_harness_builder_uses_the_same_loader(tmp_path):

@@ -21,8 +21,7 @@ from basicsr.models.base_model import BaseModel
 from conftest import TRAIN, check, run, sr_options, write_options
 from panini_arch import test as test_entry
 from panini_arch import train as train_entry
-from panini_arch.archs.arch_util import load_state_dict_file
-from panini_arch.archs.presets import build_panini, load_checkpoint
+from panini_arch.archs.presets import build_panini
 from panini_arch.data.face_source import FaceSource
 from panini_arch.data.lmdb_builder import make_lmdb
 from panini_arch.inference import main as restore_main
@@ -32,7 +31,9 @@ from panini_arch.trainer.checkpoint import CheckpointSaveError, TrainingStateErr
 from panini_arch.trainer.run_folder import (LOCK_NAME, RunLock, RunLockedError, process_start, archive_and_create,
                                             check_run_name, claim_run_folder)
 from panini_arch.utils.entry_paths import OutsideRootError
+from panini_arch.utils.atomic import atomic_save
 from panini_arch.utils.safe_load import NonFiniteWeightsError
+from panini_arch.utils.weights import load_weights
 
 BAD_NAMES = ['../outside', 'outside/../../outside', 'a/b', '..', '', 'VICTIM']
 
@@ -230,10 +231,10 @@ def test_auto_resume_takes_the_newest_complete_pair_saying_what_it_skipped(tmp_p
     models.mkdir()
     for it in (4, 8, 12):
         state = dict(adam_state(it), networks=[f'net_g_{it}.pth', f'net_d_{it}.pth'])
-        checkpoint.atomic_save(state, str(states / f'{it}.state'))
+        atomic_save(state, str(states / f'{it}.state'))
         for net in ('net_g', 'net_d'):
             if (it, net) != (12, 'net_d'):  # the disk filled up while iteration 12 was saved
-                checkpoint.atomic_save({'params': {'w': torch.ones(2)}}, str(models / f'{net}_{it}.pth'))
+                atomic_save({'params': {'w': torch.ones(2)}}, str(models / f'{net}_{it}.pth'))
     os.remove(models / 'net_g_8.pth.sha256')
     torch.save({'params': {'w': torch.tensor([1.0, float('nan')])}}, models / 'net_g_8.pth')  # unverified, NaN
     path, state = checkpoint.newest_training_state(str(states), models_folder=str(models))
@@ -272,8 +273,8 @@ def test_every_network_loader_refuses_nan_weights_naming_file_and_tensors(tmp_pa
     path = tmp_path / 'nan.pth'
     names = nan_weights(net, path, 'params_ema')
     pretrain = 'path.pretrain_network_g'
-    for load in (lambda: load_checkpoint(build_panini('tiny'), str(path)),
-                 lambda: load_state_dict_file(build_panini('tiny'), str(path), 'params_ema', pretrain)):
+    for load in (lambda: load_weights(build_panini('tiny'), str(path)),
+                 lambda: load_weights(build_panini('tiny'), str(path), 'params_ema', pretrain)):
         with pytest.raises(NonFiniteWeightsError) as info:
             load()
         assert str(path) in str(info.value) and names[0] in str(info.value)

@@ -19,7 +19,6 @@ from basicsr.models.base_model import BaseModel
 from cli import add_net_args, net_from_args  # scripts/cli.py (pytest.ini puts scripts/ on the path)
 from panini_arch import test as test_entry
 from panini_arch import train as train_entry
-from panini_arch.archs.arch_util import load_state_dict_file
 from panini_arch.archs.presets import build_panini, read_network_g
 from panini_arch.metrics.fid_metric import build_fid_inception
 from panini_arch.metrics.identity_metric import build_arcface
@@ -28,6 +27,7 @@ from panini_arch.metrics.metric_common import MetricWeightsError
 from panini_arch.restoration.face_detect import load_retinaface
 from panini_arch.trainer.checkpoint import TrainingStateError, newest_training_state, read_training_state
 from panini_arch.utils.safe_load import UnsafeOptionsError, UnsafeWeightsError, load_options, load_options_text
+from panini_arch.utils.weights import load_weights
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIPPED = sorted(glob.glob(os.path.join(REPO, 'options', '*.yml')))
@@ -144,7 +144,7 @@ def test_every_weight_loader_refuses_a_hostile_pickle(hostile_pth, tmp_path):
     path, marker = hostile_pth
     net = torch.nn.Linear(2, 2)
     with pytest.raises(UnsafeWeightsError, match='detection_Resnet50_Final.pth'):
-        load_state_dict_file(net, path, 'params', 'test net')
+        load_weights(net, path, 'params', 'test net')
     with pytest.raises(TrainingStateError, match='detection_Resnet50_Final.pth'):
         read_training_state(path)
     model = SimpleNamespace(get_bare_model=lambda n: n, _print_different_keys_loading=lambda *a: None)

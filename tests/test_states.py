@@ -11,8 +11,9 @@ from basicsr.models.lr_scheduler import CosineAnnealingRestartLR
 from panini_arch.data.panini_degradation_dataset import PaniniDegradationDataset
 from panini_arch.models.option_checks import OptionError, check_options
 from panini_arch.trainer import checkpoint
-from panini_arch.trainer.checkpoint import NonFiniteWeightsError, TrainingStateError
-from panini_arch.utils.safe_load import ChecksumError, load_options, load_torch_file
+from panini_arch.trainer.checkpoint import TrainingStateError
+from panini_arch.utils.atomic import atomic_save
+from panini_arch.utils.safe_load import ChecksumError, NonFiniteWeightsError, load_options, load_torch_file
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -21,7 +22,7 @@ def save_state(folder, current_iter):
     param = torch.nn.Parameter(torch.ones(3))
     optimizer = torch.optim.Adam([param])
     state = {'epoch': 0, 'iter': current_iter, 'optimizers': [optimizer.state_dict()], 'schedulers': []}
-    checkpoint.atomic_save(state, os.path.join(folder, f'{current_iter}.state'))
+    atomic_save(state, os.path.join(folder, f'{current_iter}.state'))
 
 
 def flip_byte(path, offset=-40):
@@ -49,7 +50,7 @@ def test_corrupt_network_of_the_newest_state_falls_back_too(tmp_path, capsys):
     models.mkdir()
     for it in (4, 8):
         save_state(str(states), it)
-        checkpoint.atomic_save({'params': {'w': torch.full((64, ), float(it))}}, str(models / f'net_g_{it}.pth'))
+        atomic_save({'params': {'w': torch.full((64, ), float(it))}}, str(models / f'net_g_{it}.pth'))
     flip_byte(models / 'net_g_8.pth', offset=-200)
     path, _ = checkpoint.newest_training_state(str(states), models_folder=str(models))
     assert path.endswith('4.state') and 'net_g_8.pth' in capsys.readouterr().out

@@ -8,7 +8,6 @@ import torch
 from torch.nn import functional as F
 
 import panini_arch.trainer  # noqa: F401  (registers everything; UDRLModel.save needs the trainer fixes)
-from panini_arch.archs.arch_util import load_state_dict_file
 from panini_arch.archs.dre_arch import DRE
 from panini_arch.archs.panini_arch import PaniniNet
 from panini_arch.archs.presets import PRESETS
@@ -17,6 +16,7 @@ from panini_arch.metrics.udrl_metric import (calculate_degradation_top1, calcula
                                              calculate_probe_r2)
 from panini_arch.models.udrl_model import UDRLModel, moco_logits
 from panini_arch.trainer.checkpoint import read_training_state
+from panini_arch.utils.weights import load_weights
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VAL_FACES = os.path.join(REPO, 'data', 'faces_udrl_val')
@@ -196,14 +196,14 @@ def test_exported_dre_loads_strictly_into_bare_dre(model):
     model.save(0, 1)
     path = os.path.join(model.opt['path']['models'], 'net_dre_1.pth')
     dre = DRE(pool_size=SIZE, with_head=False)
-    load_state_dict_file(dre, path, 'params', 'DRE')
+    load_weights(dre, path, 'params', 'DRE')
     assert dre.head is None
     x = batch(4)['query']
     dre.eval()
     with torch.no_grad():
         assert torch.allclose(dre(x), model.test(x)[0], atol=1e-6)
     with pytest.raises(RuntimeError, match='missing keys'):  # the file holds no head
-        load_state_dict_file(DRE(pool_size=SIZE, with_head=True), path, 'params', 'DRE')
+        load_weights(DRE(pool_size=SIZE, with_head=True), path, 'params', 'DRE')
     panini = PaniniNet(**PRESETS['tiny'], dre_path=path)
     for key, value in dre.state_dict().items():
         assert torch.equal(panini.dre.state_dict()[key], value), key

@@ -18,7 +18,7 @@ from torch.nn import functional as F
 from basicsr.utils.registry import ARCH_REGISTRY
 
 from panini_arch.ops import fused_leaky_relu, upfirdn2d
-from .arch_util import load_state_dict_file
+from ..utils.weights import load_weights
 
 BLUR_TAPS = (1, 3, 3, 1)
 GPEN_SOURCE_HINT = 'Get GPEN-BFR-512.pth from the GPEN project (github.com/yangxy/GPEN, "weights" links).'
@@ -281,7 +281,7 @@ class GPEN(nn.Module):
             self.add_module(f'ecd{i}', nn.Sequential(encoder_layer(channels[2 * res], channels[res], 3, True)))
         self.final_linear = nn.Sequential(EqualLinear(channels[4] * 16, style_dim, activate=True))
         if model_path is not None:
-            load_state_dict_file(self, model_path, param_key, 'GPEN generator', GPEN_SOURCE_HINT)
+            load_weights(self, model_path, param_key, 'GPEN generator', GPEN_SOURCE_HINT)
 
     def forward(self, x):
         """(B, 3, size, size) in [-1, 1] -> restored (B, 3, size, size) in [-1, 1]."""

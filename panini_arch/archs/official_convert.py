@@ -19,11 +19,9 @@ import re
 from dataclasses import dataclass, field
 
 import torch
-from basicsr.archs.stylegan2_arch import StyleGAN2Discriminator, StyleGAN2Generator
+from basicsr.utils.registry import ARCH_REGISTRY
 
-from .arch_util import check_state_dict
-from .dre_arch import DRE
-from .panini_arch import PaniniNet
+from ..utils.weights import check_state_dict
 
 _BLUR = torch.tensor([1., 3., 3., 1.], dtype=torch.float64)
 BLUR_KERNEL = torch.outer(_BLUR, _BLUR) / 64  # the discriminator's down-sampling blur
@@ -67,10 +65,8 @@ class Conversion:
 
 
 def build(arch_type, options):
-    """Instantiate one of the converter's target classes."""
-    classes = {'PaniniNet': PaniniNet, 'DRE': DRE, 'StyleGAN2Generator': StyleGAN2Generator,
-               'StyleGAN2Discriminator': StyleGAN2Discriminator}
-    return classes[arch_type](**options)
+    """Instantiate one of the converter's target classes by its ARCH_REGISTRY name."""
+    return ARCH_REGISTRY.get(arch_type)(**options)
 
 
 def _rules(*pairs):
@@ -370,16 +366,18 @@ def convert(checkpoint, path='<checkpoint>', discriminator=True):
     return Conversion(kind, networks, dropped)
 
 
-ROLE_FOR_CLASS = {PaniniNet: 'generator', StyleGAN2Generator: 'generator', StyleGAN2Discriminator: 'discriminator'}
-KINDS_FOR_CLASS = {PaniniNet: ('panini_mfr', 'panini_sr'), StyleGAN2Generator: ('stylegan2', ),
-                   StyleGAN2Discriminator: ('panini_mfr', 'panini_sr', 'stylegan2'), DRE: ('moco', )}
+ROLE_FOR_CLASS = {'PaniniNet': 'generator', 'StyleGAN2Generator': 'generator',
+                  'StyleGAN2Discriminator': 'discriminator'}
+KINDS_FOR_CLASS = {'PaniniNet': ('panini_mfr', 'panini_sr'), 'StyleGAN2Generator': ('stylegan2', ),
+                   'StyleGAN2Discriminator': ('panini_mfr', 'panini_sr', 'stylegan2'), 'DRE': ('moco', )}
 
 
 def state_dict_for(module, checkpoint, path):
     """The converted state dict for ``module`` when ``checkpoint`` is in an official layout, else None.
 
-    The one place the loaders ask "is this an authors' file?" (``presets.load_checkpoint`` and
-    ``arch_util.load_state_dict_file``). A conversion is logged (printed when no log is set up).
+    The ``convert`` hook of :func:`panini_arch.utils.weights.load_weights`, passed only where an authors' file
+    can appear (``--model_path``, ``path.pretrain_network_g``/``_d``, ``dre_path``, ``stylegan_path``). A
+    conversion is logged (printed when no log is set up).
 
     Returns:
         dict | None: the converted state dict.
@@ -390,24 +388,39 @@ def state_dict_for(module, checkpoint, path):
     kind = detect_kind(checkpoint)
     if kind is None:
         return None
-    target_class = next((cls for cls in KINDS_FOR_CLASS if isinstance(module, cls)), None)
-    if target_class is None or kind not in KINDS_FOR_CLASS[target_class]:
+    target = next((cls.__name__ for cls in type(module).__mro__ if cls.__name__ in KINDS_FOR_CLASS), None)
+    if target is None or kind not in KINDS_FOR_CLASS[target]:
         raise OfficialCheckpointError(f'{path} is {KIND_NAMES[kind]}, which holds no {type(module).__name__}')
-    conversion = convert(checkpoint, path, discriminator=target_class is StyleGAN2Discriminator)
-    if target_class is DRE:
+    conversion = convert(checkpoint, path, discriminator=target == 'StyleGAN2Discriminator')
+    if target == 'DRE':
         role = 'dre' if module.head is None else 'dre_with_head'
     else:
-        role = ROLE_FOR_CLASS[target_class]
+        role = ROLE_FOR_CLASS[target]
     network = conversion.networks[role]
-    if target_class is PaniniNet:
+    if target == 'PaniniNet':
         expected = network.options
         if (module.in_size, module.out_size) != (expected['in_size'], expected['out_size']):
             raise OfficialCheckpointError(
                 f'{path} is {KIND_NAMES[kind]} ({expected["in_size"]} -> {expected["out_size"]}), but the net is '
                 f'built for {module.in_size} -> {module.out_size}: use the matching preset '
                 f'(--arch {"sr16" if kind == "panini_sr" else "fr"}) or network_g {expected}')
+    _log_conversion(path, kind, network, role)
+    return network.state_dict
+
+
+def panini_generator(checkpoint, path):
+    """The converted PaniniNet (:class:`Network`: options and state dict) of an authors' Panini-FR/SR file,
+    logged; None for any other file. Where a net is built for a file, its options come from here."""
+    kind = detect_kind(checkpoint)
+    if kind not in KINDS_FOR_CLASS['PaniniNet']:
+        return None
+    network = convert(checkpoint, path, discriminator=False).networks['generator']
+    _log_conversion(path, kind, network, 'generator')
+    return network
+
+
+def _log_conversion(path, kind, network, role):
     note = f'{path} is {KIND_NAMES[kind]}: converted in memory to {network.type} ({role})'
     logger.info(note)
     if not logger.hasHandlers():
         print(note, flush=True)
-    return network.state_dict

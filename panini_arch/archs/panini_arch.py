@@ -7,8 +7,9 @@ from torch import nn
 from basicsr.archs.stylegan2_arch import StyleGAN2Generator
 from basicsr.utils.registry import ARCH_REGISTRY
 
-from .arch_util import load_state_dict_file
+from ..utils.weights import load_weights
 from .dre_arch import DRE
+from .official_convert import state_dict_for
 from .panini_blocks import CatConvFusion, DAFIFusion, InputFeatureExtractor, LatentCodeEncoder, MaskGenerator
 
 FUSION_RESOLUTIONS = (4, 8, 16, 32, 64)
@@ -82,7 +83,8 @@ class PaniniNet(nn.Module):
         self.generator = StyleGAN2Generator(
             out_size, num_style_feat=num_style_feat, channel_multiplier=channel_multiplier, narrow=narrow)
         if stylegan_path is not None:
-            load_state_dict_file(self.generator, stylegan_path, 'params_ema', 'StyleGAN2 generator', STYLEGAN_SOURCE)
+            load_weights(self.generator, stylegan_path, 'params_ema', 'StyleGAN2 generator', STYLEGAN_SOURCE,
+                         convert=state_dict_for)
         # The W+ codes come from the LCE: the mapping MLP is kept only so published weights load strictly.
         self.generator.style_mlp.requires_grad_(False)
 
@@ -100,7 +102,7 @@ class PaniniNet(nn.Module):
             if degradation_input == 'dre':
                 self.dre = DRE(pool_size=min(dre_pool_size, in_size))
                 if dre_path is not None:
-                    load_state_dict_file(self.dre, dre_path, 'params', 'DRE', DRE_SOURCE)
+                    load_weights(self.dre, dre_path, 'params', 'DRE', DRE_SOURCE, convert=state_dict_for)
                 if fix_dre:
                     self.dre.requires_grad_(False)
                     self.dre.eval()

@@ -1,4 +1,4 @@
-"""PaniniNet presets, the one builder of a PaniniNet and the one checkpoint loader.
+"""PaniniNet presets, the one builder of a PaniniNet, and "which net, which weights".
 
 * :data:`PRESETS`: name -> PaniniNet arguments. ``fr``: 512 -> 1024 face restoration
   (paper Table 1); ``sr16``: 64 -> 1024 16x super-resolution (Table 2);
@@ -6,10 +6,10 @@
   ``tiny``: 64 -> 128 with a 1/16-width StyleGAN2, for tests and CPU demos.
 * :func:`build_panini`: a preset name or a ``network_g`` mapping -> untrained PaniniNet
   whose every weight then comes from one checkpoint (StyleGAN2/DRE paths cleared).
-* :func:`load_checkpoint`: every way a checkpoint may hold its weights
-  (``params_ema``, ``params``, a bare state dict, the authors' released layouts), loaded strictly.
-* :func:`build_generator`: any registered network from its options plus its
-  checkpoint, as the test harness uses it for Panini-Net, GFPGAN and GPEN alike.
+* :func:`build_generator`: any registered network from its options plus its checkpoint
+  (:func:`panini_arch.utils.weights.load_weights`), as ``panini-restore``, ``panini-export``,
+  ``scripts/test.py`` and the analyses use it for Panini-Net, GFPGAN and GPEN alike. Given an
+  authors' Panini file, the PaniniNet's options come from its conversion (no ``--arch`` needed).
 """
 import logging
 from copy import deepcopy
@@ -17,8 +17,9 @@ from copy import deepcopy
 from basicsr.archs import build_network
 
 from ..utils.safe_load import load_options
-from .arch_util import check_state_dict, read_weights_file, without_weight_paths
-from .official_convert import state_dict_for
+from ..utils.weights import load_checked, read_weights_file, select_state_dict
+from .arch_util import without_weight_paths
+from .official_convert import panini_generator, state_dict_for
 
 _SR16 = dict(in_size=64, out_size=1024, degradation_input='learned', rrdb_channels=64, num_rrdb=23, cbam_reduction=8)
 PRESETS = {
@@ -27,7 +28,6 @@ PRESETS = {
     'catconv': dict(_SR16, fusion='catconv'),
     'tiny': dict(in_size=64, out_size=128, num_style_feat=64, narrow=1 / 16, rrdb_channels=4, num_rrdb=1),
 }
-PARAM_KEYS = ('params_ema', 'params')
 PANINI_SOURCE = 'Train one with panini-train, or run scripts/demo.py, which trains a small one offline.'
 WEIGHTS_HINT = 'See docs/evaluation.md ("Weights") for where each method\'s weights come from.'
 RANDOM_WEIGHTS_WARNING = ('!!! RANDOM WEIGHTS: {what} is randomly initialised (random_weights). Outputs and metrics '
@@ -61,79 +61,47 @@ def build_panini(spec='fr'):
     return build_network(panini_options(spec))
 
 
-def select_state_dict(checkpoint, param_key, path, what):
-    """The state dict held by a loaded checkpoint: every layout a checkpoint may have is recognised here.
+def build_generator(network_opt, model_path=None, param_key='params', random_weights=False, what=None,
+                    source_hint=WEIGHTS_HINT):
+    """Build ``network_opt['type']`` from ARCH_REGISTRY with the weights of ``model_path``: which net, which weights.
 
-    Args:
-        checkpoint: what ``torch.load`` returned.
-        param_key (str | None): ``'auto'``: ``params_ema``, else ``params``, else the
-            checkpoint itself; another string: that entry only; None: the checkpoint is the state dict.
-        path, what (str): for messages.
-
-    Raises:
-        KeyError: ``param_key`` names an entry the checkpoint lacks (the entries found are listed).
-    """
-    if param_key is None:
-        return checkpoint
-    if param_key == 'auto':
-        found = [key for key in PARAM_KEYS if isinstance(checkpoint, dict) and key in checkpoint]
-        return checkpoint[found[0]] if found else checkpoint
-    if not isinstance(checkpoint, dict) or param_key not in checkpoint:
-        found = sorted(checkpoint.keys()) if isinstance(checkpoint, dict) else type(checkpoint).__name__
-        raise KeyError(f'{path} has no key {param_key!r} holding the {what} weights; found: {found}')
-    return checkpoint[param_key]
-
-
-def load_checkpoint(net, path, param_key='auto', what=None, source_hint=WEIGHTS_HINT):
-    """Load a checkpoint file into ``net`` strictly (weights only, CPU); returns ``net``.
-
-    Args:
-        net (nn.Module): receives the weights.
-        path (str): checkpoint file.
-        param_key (str | None): see :func:`select_state_dict` (``'auto'`` tries every layout).
-        what (str | None): what the file holds, for messages (default: the class name).
-        source_hint (str): where users get the file, added to a missing-file error.
-
-    Raises:
-        FileNotFoundError: no such file. RuntimeError: unreadable file, or keys/shapes that do not
-        fit ``net`` (all listed). KeyError: an explicit ``param_key`` the file lacks.
-    """
-    what = what or type(net).__name__
-    checkpoint = read_weights_file(path, what, source_hint)
-    state_dict = state_dict_for(net, checkpoint, path)  # an authors' file, converted in memory
-    if state_dict is None:
-        state_dict = select_state_dict(checkpoint, param_key, path, what)
-    check_state_dict(net, state_dict, path, what)
-    net.load_state_dict(state_dict, strict=True)
-    return net
-
-
-def build_generator(network_opt, model_path=None, param_key='params', random_weights=False):
-    """Build ``network_opt['type']`` from ARCH_REGISTRY and load ``model_path`` with :func:`load_checkpoint`.
-
-    A PaniniNet is built by :func:`build_panini` (its weights all come from ``model_path``).
+    A PaniniNet is built by :func:`build_panini` (its weights all come from ``model_path``); given an authors'
+    Panini-FR/SR file, the options are those of its conversion, whatever ``network_opt`` says.
 
     Args:
         network_opt (dict): ``network_g`` options (``type`` + constructor arguments).
         model_path (str | None): checkpoint; required unless ``random_weights``.
         param_key (str | None): checkpoint entry (``params_ema``/``params``/``auto``); None for a bare state dict.
         random_weights (bool): allow a missing ``model_path`` (tests/demos), with a loud warning.
+        what (str | None): what the file holds, for messages (default: the network type).
+        source_hint (str): where users get the file, added to a missing-file error.
 
     Returns:
         nn.Module in eval mode, on CPU.
     """
     network_opt = deepcopy(network_opt)
-    what = network_opt['type']
-    net = build_panini(network_opt) if what == 'PaniniNet' else build_network(network_opt)
-    if model_path:
-        load_checkpoint(net, model_path, param_key, what, WEIGHTS_HINT)
-    elif random_weights:
+    what = what or network_opt['type']
+    if not model_path:
+        if not random_weights:
+            raise ValueError(f'No weights for {what}: set path.pretrain_network_g (or --model_path). '
+                             f'{WEIGHTS_HINT} Random weights need the explicit random_weights flag (tests only).')
         logger.warning(RANDOM_WEIGHTS_WARNING.format(what=what))
         print(RANDOM_WEIGHTS_WARNING.format(what=what), flush=True)
-    else:
-        raise ValueError(f'No weights for {what}: set path.pretrain_network_g (or --model_path). '
-                         f'{WEIGHTS_HINT} Random weights need the explicit random_weights flag (tests only).')
-    return net.eval()
+        return build_net(network_opt).eval()
+    checkpoint = read_weights_file(model_path, what, source_hint)
+    official = panini_generator(checkpoint, model_path) if network_opt['type'] == 'PaniniNet' else None
+    if official is not None:
+        network_opt = dict(type=official.type, **official.options)
+    net = build_net(network_opt)
+    state_dict = official.state_dict if official is not None else state_dict_for(net, checkpoint, model_path)
+    if state_dict is None:
+        state_dict = select_state_dict(checkpoint, param_key, model_path, what)
+    return load_checked(net, state_dict, model_path, what).eval()
+
+
+def build_net(network_opt):
+    """An untrained network from ``network_g`` options; a PaniniNet through :func:`build_panini`."""
+    return build_panini(network_opt) if network_opt['type'] == 'PaniniNet' else build_network(network_opt)
 
 
 def build_generator_from_opt(opt):

@@ -8,7 +8,7 @@ from torchvision.models.vgg import cfgs, make_layers
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import LOSS_REGISTRY
 
-from ..archs.arch_util import load_state_dict_file
+from ..utils.weights import load_weights
 
 VGG16_SOURCE = ('Get the torchvision ImageNet VGG16 file vgg16-397923af.pth from '
                 'https://download.pytorch.org/models/vgg16-397923af.pth and set perceptual_opt.vgg_path to it.')
@@ -78,7 +78,7 @@ def build_vgg16_features(vgg_path, allow_random_vgg, layer_index):
                 nn.init.zeros_(layer.bias)
     else:
         net = vgg16(weights=None)
-        load_state_dict_file(net, vgg_path, None, 'VGG16 (perceptual_opt.vgg_path)', VGG16_SOURCE)
+        load_weights(net, vgg_path, None, 'VGG16 (perceptual_opt.vgg_path)', VGG16_SOURCE)
         features = net.features
     features = features[:layer_index + 1]
     for param in features.parameters():

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from basicsr.utils.registry import METRIC_REGISTRY
 from .arcface_resnet import ResNetArcFace
-from .metric_common import (MetricNotComputed, SetMetric, load_published_weights, metric_device, require_weights,
+from .metric_common import (MetricNotComputed, SetMetric, load_metric_weights, metric_device, require_weights,
                             to_uint8)
 
 DEG_SOURCE = ("Get GFPGAN's arcface_resnet18.pth (github.com/TencentARC/GFPGAN/releases/download/v0.1.0/"
@@ -50,7 +50,7 @@ class calculate_deg(SetMetric):  # noqa: N801  (the type name users write in val
     def __init__(self, arcface_path=None, device='auto'):
         path = require_weights(arcface_path, 'Deg', 'arcface_path', DEG_SOURCE)
         self.device = metric_device(device)
-        net = load_published_weights(ResNetArcFace(), path, None, 'Deg', 'arcface_path', DEG_SOURCE)
+        net = load_metric_weights(ResNetArcFace(), path, None, 'Deg', 'arcface_path', DEG_SOURCE)
         self.net = net.eval().to(self.device)
         self.angles = []
         self.details = {}

@@ -11,7 +11,7 @@ import torch
 
 from basicsr.utils.registry import METRIC_REGISTRY
 from .awing_fan import FAN
-from .metric_common import (MetricNotComputed, SetMetric, load_published_weights, metric_device, require_weights,
+from .metric_common import (MetricNotComputed, SetMetric, load_metric_weights, metric_device, require_weights,
                             to_uint8)
 
 LMD_SOURCE = ("Get facexlib's alignment_WFLW_4HG.pth (github.com/xinntao/facexlib/releases/download/v0.1.0/"
@@ -60,7 +60,7 @@ class calculate_lmd(SetMetric):  # noqa: N801  (the type name users write in val
     def __init__(self, fan_path=None, device='auto'):
         path = require_weights(fan_path, 'LMD', 'fan_path', LMD_SOURCE)
         self.device = metric_device(device)
-        net = load_published_weights(FAN(), path, 'state_dict', 'LMD', 'fan_path', LMD_SOURCE)
+        net = load_metric_weights(FAN(), path, 'state_dict', 'LMD', 'fan_path', LMD_SOURCE)
         self.net = net.eval().to(self.device)
         self.distances = []
         self.details = {}

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 
 from basicsr.metrics.metric_util import reorder_image
-from panini_arch.archs.arch_util import check_state_dict, load_state_dict_file
 from panini_arch.utils.safe_load import UnsafeWeightsError, load_torch_file
+from panini_arch.utils.weights import load_checked, read_weights_file, select_state_dict
 
 
 class MetricNotComputed(Exception):
@@ -68,36 +68,22 @@ def load_metric_file(path, metric, option, source):
 
 
 def load_metric_weights(module, path, key, metric, option, source):
-    """:func:`load_state_dict_file` into ``module``; a corrupt or mismatched file raises :class:`MetricWeightsError`."""
-    try:
-        load_state_dict_file(module, path, key, metric, source)
-    except (RuntimeError, KeyError, UnsafeWeightsError) as error:
-        raise unusable_file(path, metric, option, source, error) from error
-
-
-def load_published_weights(module, path, key, metric, option, source):
     """Strictly load a published state dict (``torch.load(path)[key]``, or the file itself when ``key`` is
-    None) into ``module``, weights only; keys saved from ``DataParallel`` (``module.`` prefix) are accepted.
+    None) into ``module`` with the one loader's steps (:mod:`panini_arch.utils.weights`), weights only; keys
+    saved from ``DataParallel`` (``module.`` prefix) are accepted. Never converted: no authors' file is a metric's.
 
     Raises:
         MetricWeightsError: unreadable, code-carrying or truncated file, no ``key``, or keys or shapes
             that do not fit ``module`` (all named).
     """
-    state = load_metric_file(path, metric, option, source)
-    if key is not None:
-        if not isinstance(state, dict) or key not in state:
-            found = sorted(map(str, state)) if isinstance(state, dict) else type(state).__name__
-            raise unusable_file(path, metric, option, source, f'no entry {key!r} holding the weights; found {found}')
-        state = state[key]
-    if not isinstance(state, dict) or not all(torch.is_tensor(value) for value in state.values()):
-        raise unusable_file(path, metric, option, source, 'not a state dict of tensors')
-    state = {(name[len('module.'):] if name.startswith('module.') else name): value for name, value in state.items()}
     try:
-        check_state_dict(module, state, path, metric)
-    except RuntimeError as error:
+        state = select_state_dict(read_weights_file(path, metric, source), key, path, metric)
+        if not isinstance(state, dict) or not all(torch.is_tensor(value) for value in state.values()):
+            raise RuntimeError('not a state dict of tensors')
+        state = {name[len('module.'):] if name.startswith('module.') else name: value for name, value in state.items()}
+        return load_checked(module, state, path, metric)
+    except (RuntimeError, KeyError, UnsafeWeightsError) as error:
         raise unusable_file(path, metric, option, source, error) from error
-    module.load_state_dict(state, strict=True)
-    return module
 
 
 def metric_device(device='auto'):

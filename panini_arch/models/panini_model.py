@@ -14,7 +14,9 @@ from basicsr.models.base_model import BaseModel
 from basicsr.utils import get_root_logger, imwrite, tensor2img
 from basicsr.utils.registry import MODEL_REGISTRY
 
-from ..archs.arch_util import load_state_dict_file, set_memory_format
+from ..archs.arch_util import set_memory_format
+from ..archs.official_convert import state_dict_for
+from ..utils.weights import load_weights
 from .hand_over import degrade_on_device, degrades_here, model_input
 from .option_checks import check_options
 from .train_checks import CHECKPOINT_SOURCE, DISCRIMINATOR_SOURCE, NonFiniteGuard, check_weight_files
@@ -81,7 +83,7 @@ class PaniniModel(BaseModel):
         if path is None:
             get_root_logger().info(f'{option} is not set: {type(net).__name__} keeps its initial weights.')
             return
-        load_state_dict_file(self.get_bare_model(net), path, key, f'{option} ({key})', source)
+        load_weights(self.get_bare_model(net), path, key, f'{option} ({key})', source, convert=state_dict_for)
         get_root_logger().info(f'Loaded {option} = {path} [{key}].')
 
     def init_training_settings(self):

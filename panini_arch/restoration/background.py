@@ -13,8 +13,7 @@ import numpy as np
 import torch
 from basicsr.archs.rrdbnet_arch import RRDBNet
 
-from ..archs.arch_util import check_state_dict, read_weights_file
-from ..archs.presets import select_state_dict
+from ..utils.weights import load_checked, read_weights_file, select_state_dict
 
 REALESRGAN_SOURCE = ('RealESRGAN_x2plus.pth (or RealESRGAN_x4plus.pth) from '
                      'https://github.com/xinntao/Real-ESRGAN/releases')
@@ -55,10 +54,9 @@ def load_rrdbnet(path):
         raise RuntimeError(f'{path} holds no state dict: --bg_path takes {REALESRGAN_SOURCE}.')
     net = RRDBNet(3, 3, **rrdbnet_options(state, path))
     try:
-        check_state_dict(net, state, path, WHAT)
+        load_checked(net, state, path, WHAT)
     except RuntimeError as error:
         raise RuntimeError(f'{error}. Get {REALESRGAN_SOURCE}.') from None
-    net.load_state_dict(state, strict=True)
     return net.eval()
 
 

@@ -20,9 +20,8 @@ import cv2
 import numpy as np
 import torch
 
-from ..archs.arch_util import check_state_dict, read_weights_file
-from ..archs.presets import select_state_dict
 from ..utils.optional import RETINAFACE_INSTALL, import_optional
+from ..utils.weights import load_checked, read_weights_file, select_state_dict
 
 Face = namedtuple('Face', ['box', 'score', 'landmarks'])
 Face.__doc__ = """One detection: box (4,) x0 y0 x1 y1, score in [0, 1], landmarks (5, 2) x y
@@ -208,10 +207,9 @@ def load_retinaface(weights_path, device):
     network = RETINAFACE_FILES.get(os.path.basename(weights_path), 'resnet50')
     model = retinaface.RetinaFace(network_name=network, half=False, device=device)
     try:
-        check_state_dict(model, state, weights_path, what)
+        load_checked(model, state, weights_path, what)
     except RuntimeError as error:
         raise RuntimeError(f'{error}. Get {RETINAFACE_SOURCE}.') from None
-    model.load_state_dict(state, strict=True)
     return model.eval().to(device)
 
 

@@ -3,7 +3,7 @@
 ``panini_arch.trainer.patches`` installs these in place of BasicSR 1.4.2's own:
 
 * :func:`save_network` / :func:`save_training_state` write through
-  :func:`atomic_save` (temporary file in the same folder, then ``os.replace``),
+  :func:`panini_arch.utils.atomic.atomic_save` (temporary file in the same folder, then ``os.replace``),
   keeping BasicSR's three tries and warnings, and a SHA-256 beside each file
   (``<file>.sha256``) that :func:`panini_arch.utils.safe_load.load_torch_file`
   checks, so a bit flip or a partial copy is detected. The same objects give the
@@ -55,8 +55,9 @@ from basicsr.data.data_sampler import EnlargedSampler
 from basicsr.utils import check_resume, get_root_logger
 from basicsr.utils.dist_util import get_dist_info, master_only
 
+from ..utils.atomic import atomic_save
 from ..utils.safe_load import (ChecksumError, NonFiniteWeightsError, UnsafeWeightsError, check_finite, checksum_path,
-                               file_sha256, has_checksum, load_torch_file, non_finite_keys, verify_checksum)
+                               has_checksum, load_torch_file, non_finite_keys, verify_checksum)
 from .run_folder import claim_run_folder
 
 STATE_KEYS = ('epoch', 'iter', 'optimizers', 'schedulers')
@@ -73,38 +74,6 @@ class TrainingStateError(RuntimeError):
 
 class CheckpointSaveError(RuntimeError):
     """A checkpoint or training state could not be written (disk full, folder gone); training stops."""
-
-
-def atomic_save(obj, path):
-    """``torch.save`` to a hidden temporary file next to ``path``, then rename it over ``path``.
-
-    A reader sees either the previous file or the complete new one, never a
-    partial write; a kill leaves at most a stale ``.<name>.<pid>.tmp``. torch
-    is given a file object, so the records inside the zip are ``archive/...``
-    (given a path it names them after the file, process id included) and the
-    same ``obj`` always gives the same bytes.
-    """
-    folder, name = os.path.split(path)
-    tmp_path = os.path.join(folder, f'.{name}.{os.getpid()}.tmp')
-    try:
-        with open(tmp_path, 'wb') as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        write_checksum(tmp_path, path)
-        os.replace(tmp_path, path)
-    finally:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
-
-
-def write_checksum(data_path, path):
-    """Write the SHA-256 of ``data_path`` to ``<path>.sha256`` atomically."""
-    digest_path = checksum_path(path)
-    tmp_path = f'{digest_path}.{os.getpid()}.tmp'
-    with open(tmp_path, 'w', encoding='ascii') as f:
-        f.write(f'{file_sha256(data_path)}  {os.path.basename(path)}\n')
-    os.replace(tmp_path, digest_path)
 
 
 def _save_with_retry(obj, path, what):

@@ -68,8 +68,8 @@ from ..utils.entry_paths import check_entries
 from ..utils.image_io import decode_image
 from ..utils.safe_load import OptionsLoader, load_network
 from . import basicsr_options
-from .checkpoint import (ResumableSampler, atomic_save, claim_and_load_resume_state, keep_rng_state, resume_training,
-                         save_network, save_training_state, training_state)
+from .checkpoint import (ResumableSampler, claim_and_load_resume_state, keep_rng_state, resume_training, save_network,
+                         save_training_state, training_state)
 from .run_folder import archive_and_create, check_output_names, make_exp_dirs
 
 _basicsr_ordered_yaml = _options.ordered_yaml
@@ -246,4 +246,4 @@ def apply():
     lmdb_store.apply()
 
 
-__all__ = ['apply', 'atomic_save', 'build_model', 'dist_backend', 'init_dist', 'model_to_device']
+__all__ = ['apply', 'build_model', 'dist_backend', 'init_dist', 'model_to_device']
