@@ -20,7 +20,7 @@ import sys
 
 from .archs.arch_util import read_weights_file
 from .archs.official_convert import KIND_NAMES, OfficialCheckpointError, convert
-from .trainer.checkpoint import atomic_save
+from .utils.atomic import atomic_save
 
 
 def parse_args(argv=None):

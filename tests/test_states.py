@@ -9,9 +9,11 @@ import torch
 import panini_arch  # noqa: F401  (before basicsr: makes it importable)
 from basicsr.models.lr_scheduler import CosineAnnealingRestartLR
 from panini_arch.data.panini_degradation_dataset import PaniniDegradationDataset
+from panini_arch.models.base_model import PaniniBaseModel
 from panini_arch.models.option_checks import OptionError, check_options
 from panini_arch.trainer import checkpoint
 from panini_arch.trainer.checkpoint import NonFiniteWeightsError, TrainingStateError
+from panini_arch.utils.atomic import atomic_save
 from panini_arch.utils.safe_load import ChecksumError, load_options, load_torch_file
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -21,7 +23,7 @@ def save_state(folder, current_iter):
     param = torch.nn.Parameter(torch.ones(3))
     optimizer = torch.optim.Adam([param])
     state = {'epoch': 0, 'iter': current_iter, 'optimizers': [optimizer.state_dict()], 'schedulers': []}
-    checkpoint.atomic_save(state, os.path.join(folder, f'{current_iter}.state'))
+    atomic_save(state, os.path.join(folder, f'{current_iter}.state'))
 
 
 def flip_byte(path, offset=-40):
@@ -49,7 +51,7 @@ def test_corrupt_network_of_the_newest_state_falls_back_too(tmp_path, capsys):
     models.mkdir()
     for it in (4, 8):
         save_state(str(states), it)
-        checkpoint.atomic_save({'params': {'w': torch.full((64, ), float(it))}}, str(models / f'net_g_{it}.pth'))
+        atomic_save({'params': {'w': torch.full((64, ), float(it))}}, str(models / f'net_g_{it}.pth'))
     flip_byte(models / 'net_g_8.pth', offset=-200)
     path, _ = checkpoint.newest_training_state(str(states), models_folder=str(models))
     assert path.endswith('4.state') and 'net_g_8.pth' in capsys.readouterr().out
@@ -60,12 +62,12 @@ def test_corrupt_network_of_the_newest_state_falls_back_too(tmp_path, capsys):
 def test_non_finite_weights_are_not_saved_over_the_last_good_file(tmp_path):
     net = torch.nn.Linear(2, 2)
     model = SimpleNamespace(opt={'path': {'models': str(tmp_path)}}, get_bare_model=lambda n: n)
-    checkpoint.save_network.__wrapped__(model, net, 'net_g', -1)
+    PaniniBaseModel.save_network.__wrapped__(model, net, 'net_g', -1)
     good = (tmp_path / 'net_g_latest.pth').read_bytes()
     with torch.no_grad():
         net.weight[0, 0] = float('nan')
     with pytest.raises(NonFiniteWeightsError, match=r'net_g \(params\) at iteration -1 has NaN/inf weights'):
-        checkpoint.save_network.__wrapped__(model, net, 'net_g', -1)
+        PaniniBaseModel.save_network.__wrapped__(model, net, 'net_g', -1)
     assert (tmp_path / 'net_g_latest.pth').read_bytes() == good
 
 
@@ -83,7 +85,7 @@ def test_extended_schedule_resumes_with_the_new_periods(caplog):
         finished.schedulers[0].step()
     state = {'optimizers': [finished.optimizers[0].state_dict()], 'schedulers': [finished.schedulers[0].state_dict()]}
     extended, fresh = scheduled_model([8]), scheduled_model([8])
-    checkpoint.resume_training(extended, state)
+    PaniniBaseModel.resume_training(extended, state)
     assert extended.schedulers[0].periods == [8] and extended.schedulers[0].last_epoch == 4
     for _ in range(4):
         fresh.optimizers[0].step()

@@ -15,6 +15,7 @@ import panini_arch.trainer  # noqa: F401  (applies the trainer fixes: parse_opti
 from conftest import sr_options, write_options
 from panini_arch.trainer import checkpoint, patches
 from panini_arch.trainer.checkpoint import ResumableSampler, TrainingStateError
+from panini_arch.utils.atomic import atomic_save
 
 
 def test_local_rank_with_dash_is_accepted(tmp_path, pairs_root, monkeypatch):
@@ -63,7 +64,7 @@ def test_state_with_arbitrary_objects_is_refused(tmp_path):
 
 def test_failed_save_keeps_previous_file(tmp_path, monkeypatch):
     target = tmp_path / 'net_g_latest.pth'
-    checkpoint.atomic_save({'params': {'w': torch.zeros(2)}}, str(target))
+    atomic_save({'params': {'w': torch.zeros(2)}}, str(target))
 
     def broken_save(obj, f):
         f.write(b'partial')
@@ -71,7 +72,7 @@ def test_failed_save_keeps_previous_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, 'save', broken_save)
     with pytest.raises(OSError, match='disk full'):
-        checkpoint.atomic_save({'params': {'w': torch.ones(2)}}, str(target))
+        atomic_save({'params': {'w': torch.ones(2)}}, str(target))
     monkeypatch.undo()
     assert torch.equal(torch.load(target, weights_only=True)['params']['w'], torch.zeros(2))
     assert sorted(os.listdir(tmp_path)) == ['net_g_latest.pth', 'net_g_latest.pth.sha256']

@@ -35,7 +35,6 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from basicsr.models.base_model import BaseModel
 from basicsr.utils import imwrite, tensor2img
 from basicsr.utils.registry import MODEL_REGISTRY
 from panini_arch.archs.precision import InferenceRunner
@@ -45,6 +44,7 @@ from panini_arch.metrics.metric_runner import MetricRunner
 from panini_arch.metrics.resize_policy import restore
 from panini_arch.utils.output_paths import OutputGuard, OutputIntoInputError
 
+from .base_model import PaniniBaseModel
 from .option_checks import check_options
 
 logger = logging.getLogger('basicsr')
@@ -66,7 +66,7 @@ def raise_failures(dataset_name, done, failed, metric_failures, summary_path):
 
 
 @MODEL_REGISTRY.register()
-class FaceTestModel(BaseModel):
+class FaceTestModel(PaniniBaseModel):
     """Evaluates ``network_g`` on paired LQ/GT folders; see the module docstring for options."""
 
     def __init__(self, opt):

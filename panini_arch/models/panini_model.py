@@ -10,11 +10,11 @@ from basicsr.archs import build_network
 from basicsr.losses import build_loss
 from basicsr.losses.gan_loss import r1_penalty
 from basicsr.metrics import calculate_metric
-from basicsr.models.base_model import BaseModel
 from basicsr.utils import get_root_logger, imwrite, tensor2img
 from basicsr.utils.registry import MODEL_REGISTRY
 
 from ..archs.arch_util import load_state_dict_file, set_memory_format
+from .base_model import PaniniBaseModel
 from .hand_over import degrade_on_device, degrades_here, model_input
 from .option_checks import check_options
 from .train_checks import CHECKPOINT_SOURCE, DISCRIMINATOR_SOURCE, NonFiniteGuard, check_weight_files
@@ -23,7 +23,7 @@ AMP_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
 
 
 @MODEL_REGISTRY.register()
-class PaniniModel(BaseModel):
+class PaniniModel(PaniniBaseModel):
     """Restores ``lq`` (B, 3, in, in) to ``output`` (B, 3, out, out); images are in [-1, 1].
 
     Options beyond BasicSR's usual ones (all under ``train``):
@@ -47,9 +47,8 @@ class PaniniModel(BaseModel):
     ``path.pretrain_network_g`` (keys 'params' and 'params_ema'),
     ``train.perceptual_opt.vgg_path``. All are checked before anything is built.
 
-    Atomic checkpoints, random states in the training state and exact resume come
-    from :mod:`panini_arch.trainer` (imported by ``panini_arch/train.py`` and the
-    options files' plugin tag); without it :meth:`save` uses BasicSR's own writers.
+    Atomic checkpoints, random states in the training state and exact resume come from
+    :class:`~panini_arch.models.base_model.PaniniBaseModel`.
     """
 
     def __init__(self, opt):

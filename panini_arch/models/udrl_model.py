@@ -13,11 +13,10 @@ from torch.nn import functional as F
 
 from basicsr.archs import build_network
 from basicsr.metrics import calculate_metric
-from basicsr.models.base_model import BaseModel
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 
-from ..utils.safe_load import load_network
+from .base_model import PaniniBaseModel
 from .hand_over import degrade_on_device, degrades_here, model_input
 from .option_checks import check_options
 
@@ -53,7 +52,7 @@ def gather_all(tensor):
 
 
 @MODEL_REGISTRY.register()
-class UDRLModel(BaseModel):
+class UDRLModel(PaniniBaseModel):
     """MoCo (v2 style) model that trains a ``DRE(with_head=True)``.
 
     Networks: ``net_g`` is the query encoder, trained by SGD; ``net_k`` is the
@@ -80,10 +79,9 @@ class UDRLModel(BaseModel):
     needs no labels). Logged: ``l_infonce`` and ``acc_top1`` (fraction of
     queries whose positive key has the largest logit).
 
-    Needs the trainer fixes (``import panini_arch.trainer``, done by
-    ``panini_arch/train.py`` and the options files' plugin tag):
-    :meth:`training_state` extends ``BaseModel.training_state``, which exists
-    only once :mod:`panini_arch.trainer` has added it to BasicSR's ``BaseModel``.
+    :meth:`training_state` extends :meth:`PaniniBaseModel.training_state` (random states included) with
+    the MoCo key encoder and queue; ``path.pretrain_network_g`` is read weights-only
+    (:meth:`PaniniBaseModel.load_network`).
     """
 
     def __init__(self, opt):
@@ -105,8 +103,6 @@ class UDRLModel(BaseModel):
 
         if self.is_train:
             self.init_training_settings()
-
-    load_network = load_network  # weights only: path.pretrain_network_g may come from anywhere
 
     def init_training_settings(self):
         train_opt = self.opt['train']
@@ -312,15 +308,12 @@ class UDRLModel(BaseModel):
         self.queue_ptr = int(state['queue_ptr'])
 
     def training_state(self, epoch, current_iter):
-        """The trainer's state (optimizers, schedulers, random states) plus ``moco``.
-
-        ``super().training_state`` is the hook :mod:`panini_arch.trainer` grafts onto BasicSR's ``BaseModel``.
-        """
+        """The base model's state (optimizers, schedulers, random states) plus ``moco``."""
         state = super().training_state(epoch, current_iter)
         state['moco'] = self.moco_state()
         return state
 
     def resume_training(self, resume_state):
-        """Optimizers and schedulers (BasicSR), then key encoder, queue and pointer."""
+        """Optimizers and schedulers (:class:`PaniniBaseModel`), then key encoder, queue and pointer."""
         super().resume_training(resume_state)
         self.load_moco_state(resume_state['moco'])
