@@ -241,8 +241,8 @@ class DegradationOptions:
 
     Keys: ``use_hflip`` (False), ``deterministic`` (False), ``seed`` (0), ``blur_kernel_size`` (41),
     ``downsample_range``, ``blur_sigma``, ``noise_range``, ``jpeg_range`` (see ``degradation.py``;
-    null switches a term off), ``degrade_on_device`` (False; the trainer copies ``train.degrade_on_device``
-    here): items then carry the uint8 HQ faces and what the model needs to run Eq. 10 itself
+    null switches a term off), ``degrade_on_device`` (False; the one
+    place of this switch): items then carry the uint8 HQ faces and what the model needs to run Eq. 10 itself
     (:meth:`device_fields`) instead of the degraded images.
 
     With ``deterministic: true`` sample ``i`` draws from ``np.random.default_rng([seed, i])``, so it is

@@ -45,7 +45,10 @@ DATASET_KEYS = {
     'UDRLPairDataset': LOADER_KEYS | FACE_SOURCE_KEYS | DEGRADATION_KEYS | {'in_size'},
     'UDRLValDataset': LOADER_KEYS | FACE_SOURCE_KEYS | DEGRADATION_KEYS | {'in_size', 'num_degradations', 'num_faces'},
 }
-SCHEDULE_KEYS = {'optim_g', 'scheduler', 'total_iter', 'warmup_iter', 'degrade_on_device'}
+SCHEDULE_KEYS = {'optim_g', 'scheduler', 'total_iter', 'warmup_iter'}
+# Options that moved out of train:, with their new place.
+MOVED_TRAIN_KEYS = {'degrade_on_device': 'datasets.train.degrade_on_device (a dataset option: that dataset hands over HQ '
+                                         'faces and the model degrades every batch holding them)'}
 TRAIN_KEYS = {
     'PaniniModel': SCHEDULE_KEYS | {'optim_d', 'ema_decay', 'pixel_opt', 'perceptual_opt', 'gan_opt', 'net_d_iters',
                                     'net_d_init_iters', 'r1_reg_weight', 'net_d_reg_every', 'max_nonfinite_steps',
@@ -192,9 +195,11 @@ def _check_train(problems, opt):
     if not isinstance(train, dict):
         problems.append(f'train: must be a mapping of training options, got {train!r}')
         return
+    for key in MOVED_TRAIN_KEYS.keys() & train.keys():
+        problems.append(f'train.{key}: moved to {MOVED_TRAIN_KEYS[key]}')
     known = TRAIN_KEYS.get(opt.get('model_type'))
     if known is not None:
-        problems.unknown(train, known, 'train')
+        problems.unknown([key for key in train if key not in MOVED_TRAIN_KEYS], known, 'train')
     problems.numbers(train, TRAIN_NUMBERS, 'train')
     for key, section in train.items():
         if not isinstance(section, dict):

@@ -15,7 +15,7 @@ from basicsr.utils.registry import MODEL_REGISTRY
 
 from ..archs.arch_util import load_state_dict_file, set_memory_format
 from .base_model import PaniniBaseModel
-from .hand_over import degrade_on_device, degrades_here, model_input
+from .hand_over import panini_pair
 from .option_checks import check_options
 from .train_checks import CHECKPOINT_SOURCE, DISCRIMINATOR_SOURCE, NonFiniteGuard, check_weight_files
 
@@ -36,11 +36,10 @@ class PaniniModel(PaniniBaseModel):
         use_amp (bool), amp_dtype ('bf16' | 'fp16'): autocast the networks;
             fp16 needs CUDA and uses a GradScaler.
         channels_last (bool): NHWC memory format for net_g, the VGG and ``lq`` (D stays NCHW).
-        degrade_on_device (bool): the train dataset hands over uint8 HQ faces, Eq. 10 parameters and
-            noise seeds, and ``feed_data`` degrades them on this model's device (False).
 
     Batches: ``lq``, ``gt`` float32 in [-1, 1], or uint8 with ``mean``/``std`` (normalised here), or
-    with ``degrade_on_device`` uint8 ``gt`` + ``deg_params``, ``deg_seed`` (``lq`` made here).
+    from a dataset with ``degrade_on_device`` uint8 ``gt`` + ``deg_params``, ``deg_seed`` (``lq`` made here on the
+    model's device); :mod:`~panini_arch.models.hand_over` turns each form into the float32 tensors.
 
     Weight files: ``network_g.stylegan_path``/``dre_path`` (read by PaniniNet),
     ``path.pretrain_network_d`` (key ``param_key_d``, 'params'),
@@ -57,9 +56,6 @@ class PaniniModel(PaniniBaseModel):
         check_weight_files(opt)
         train_opt = opt.get('train') or {}
         self.channels_last = bool(train_opt.get('channels_last', False))
-        self.degrade_on_device = bool(train_opt.get('degrade_on_device', False))
-        if self.degrade_on_device:
-            get_root_logger().info(f'train.degrade_on_device: Eq. 10 runs in feed_data on {self.device}.')
         self.memory_format = torch.channels_last if self.channels_last else torch.preserve_format
         self.net_g = self.model_to_device(self._build(opt['network_g']))
         self.print_network(self.net_g)
@@ -148,13 +144,10 @@ class PaniniModel(PaniniBaseModel):
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
     def feed_data(self, data):
-        if 'gt' in data:
-            self.gt = model_input(data, 'gt', self.device)
-        if degrades_here(data, self.degrade_on_device):
-            lq = degrade_on_device(data, data['gt'], data['deg_params'], data['deg_seed'][:, 0], self.device)
-            self.lq = lq.contiguous(memory_format=self.memory_format)
-        else:
-            self.lq = model_input(data, 'lq', self.device, self.memory_format)
+        """``lq`` and ``gt`` of the batch on this device (:func:`~.hand_over.panini_pair`)."""
+        self.lq, gt = panini_pair(data, self.device, self.memory_format)
+        if gt is not None:
+            self.gt = gt
 
     def optimize_parameters(self, current_iter):
         """One iteration: G step (when due) then D step; non-finite losses skip their update."""

@@ -17,7 +17,7 @@ from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 
 from .base_model import PaniniBaseModel
-from .hand_over import degrade_on_device, degrades_here, model_input
+from .hand_over import udrl_pair
 from .option_checks import check_options
 
 
@@ -69,14 +69,12 @@ class UDRLModel(PaniniBaseModel):
             several processes each process is one group already (MoCo's
             shuffle-BN); in a single process set ``bn_splits >= 2`` to get the
             same effect. The local batch must divide by ``bn_splits``.
-        degrade_on_device (bool): the pair dataset hands over the two uint8 HQ faces, the shared Eq. 10
-            parameters and two noise seeds, and ``feed_data`` degrades both faces here (False).
         optim_g: ``{type: SGD | Adam, lr, ...}``; scheduler: as in BasicSR.
 
-    Data (``feed_data``): ``query``, ``key`` (B, 3, H, W) in [-1, 1] (or uint8
-    with ``mean``/``std``; or, with ``degrade_on_device``, ``query_hq``/``key_hq``
-    degraded here), and ``deg_params`` (B, 4), kept as ``self.deg_params`` for analyses (the loss
-    needs no labels). Logged: ``l_infonce`` and ``acc_top1`` (fraction of
+    Data (``feed_data``): ``query``, ``key`` (B, 3, H, W) in [-1, 1] (or uint8 with ``mean``/``std``; or,
+    from a dataset with ``degrade_on_device``, ``query_hq``/``key_hq`` and two noise seeds, both degraded
+    here: :func:`~.hand_over.udrl_pair`), and ``deg_params`` (B, 4), kept as ``self.deg_params`` for
+    analyses (the loss needs no labels). Logged: ``l_infonce`` and ``acc_top1`` (fraction of
     queries whose positive key has the largest logit).
 
     :meth:`training_state` extends :meth:`PaniniBaseModel.training_state` (random states included) with
@@ -87,9 +85,6 @@ class UDRLModel(PaniniBaseModel):
     def __init__(self, opt):
         check_options(opt)
         super().__init__(opt)
-        self.degrade_on_device = bool((opt.get('train') or {}).get('degrade_on_device', False))
-        if self.degrade_on_device:
-            get_root_logger().info(f'train.degrade_on_device: Eq. 10 runs in feed_data on {self.device}.')
         self.net_g = build_network(opt['network_g'])
         if self.get_bare_model(self.net_g).head is None:
             raise ValueError('UDRLModel needs network_g with with_head: true (the MoCo projection head).')
@@ -142,14 +137,7 @@ class UDRLModel(PaniniBaseModel):
         return super().get_optimizer(optim_type, params, lr, **kwargs)
 
     def feed_data(self, data):
-        if degrades_here(data, self.degrade_on_device):
-            hq = torch.cat([data['query_hq'], data['key_hq']])
-            seeds = torch.cat([data['deg_seed'][:, 0], data['deg_seed'][:, 1]])
-            pairs = degrade_on_device(data, hq, data['deg_params'].repeat(2, 1), seeds, self.device)
-            self.query, self.key = pairs.chunk(2)
-        else:
-            self.query = model_input(data, 'query', self.device)
-            self.key = model_input(data, 'key', self.device)
+        self.query, self.key = udrl_pair(data, self.device)
         self.deg_params = data['deg_params'].to(self.device)
         if self.query.shape[0] % self.bn_splits:
             raise ValueError(f'batch size {self.query.shape[0]} does not divide by bn_splits={self.bn_splits}')

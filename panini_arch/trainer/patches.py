@@ -14,9 +14,7 @@ attribute that refers to the BasicSR function being replaced.
   ``ordered_yaml`` loader builds any Python object a file names), then checked
   by :func:`panini_arch.trainer.run_folder.check_output_names` (``name`` is one folder name) and
   :func:`panini_arch.models.option_checks.check_options` before anything is
-  built (``train.degrade_on_device`` is first copied into ``datasets.train``, as BasicSR copies
-  ``scale`` into every dataset, so one switch makes the train dataset hand over HQ faces and the
-  model degrade them); ``create_train_val_dataloader`` refuses a loader that yields no batch.
+  built; ``create_train_val_dataloader`` refuses a loader that yields no batch.
 * ``load_resume_state`` of ``basicsr.train``: a training's rank 0 first takes the run folder's
   lock (:class:`~.run_folder.RunLock`), so BasicSR's own ``train.py`` takes it too.
 * ``mkdir_and_rename`` / ``make_exp_dirs``: only folders directly under ``experiments/``,
@@ -133,16 +131,6 @@ def _dash_to_underscore(arg):
     return arg
 
 
-def share_degrade_on_device(opt):
-    """Copy ``train.degrade_on_device`` into the train dataset sections (``datasets.train*``)."""
-    on_device = (opt.get('train') or {}).get('degrade_on_device')
-    if on_device is not None:
-        for phase, dataset in (opt.get('datasets') or {}).items():
-            if phase.split('_')[0] == 'train':
-                dataset['degrade_on_device'] = bool(on_device)
-    return opt
-
-
 def _parse_and_check(parse_options):
 
     @functools.wraps(parse_options)
@@ -150,7 +138,7 @@ def _parse_and_check(parse_options):
         sys.argv[1:] = [_dash_to_underscore(arg) for arg in sys.argv[1:]]
         opt, parsed = parse_options(root_path, *args, **kwargs)
         check_output_names(opt, root_path)
-        check_options(share_degrade_on_device(opt), parsed.opt)
+        check_options(opt, parsed.opt)
         use_package_base_model(opt)
         return opt, parsed
 
