@@ -42,6 +42,7 @@ from basicsr.utils import get_root_logger
 from basicsr.utils.dist_util import master_only
 
 from ..utils.atomic import atomic_save
+from ..utils.option_spec import option_value
 from ..utils.safe_load import NonFiniteWeightsError, load_network, non_finite_keys
 
 SAVE_TRIES = 3
@@ -112,8 +113,15 @@ class PaniniBaseModel(BaseModel):
 
     Subclasses build their networks with :meth:`model_to_device`, save them with :meth:`save_network`
     (before :meth:`save_training_state`), and may extend :meth:`training_state` / :meth:`resume_training`
-    with ``super()``.
+    with ``super()``. ``TRAIN_OPTIONS`` declares the keys a model reads from ``train:`` beyond BasicSR's
+    (:class:`~panini_arch.utils.option_spec.Option`), which the options check finds through the registry.
     """
+
+    TRAIN_OPTIONS = {}
+
+    def train_option(self, key):
+        """``train.<key>`` of the options, or the default :attr:`TRAIN_OPTIONS` declares for it."""
+        return option_value(self.opt.get('train'), self.TRAIN_OPTIONS, key)
 
     def model_to_device(self, net):
         """Move ``net`` to the model's device; wrap in DDP (no ``device_ids`` on CPU) or DataParallel."""

@@ -16,6 +16,7 @@ from basicsr.metrics import calculate_metric
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 
+from ..utils.option_spec import Option
 from .base_model import PaniniBaseModel
 from .hand_over import udrl_pair
 from .option_checks import check_options
@@ -58,11 +59,11 @@ class UDRLModel(PaniniBaseModel):
     Networks: ``net_g`` is the query encoder, trained by SGD; ``net_k`` is the
     key encoder, an exponential moving average of ``net_g`` (momentum ``m``).
 
-    Options under ``train``:
-        moco_m (float): key encoder momentum (0.999).
-        queue_size (int): K, number of queued negative keys (65536).
-        temperature (float): T of InfoNCE (0.07; MoCo v2 uses 0.2).
-        bn_splits (int): batch-norm groups per process (1). Query i is
+    Options under ``train`` (defaults and ranges in :attr:`TRAIN_OPTIONS`):
+        moco_m (float): key encoder momentum.
+        queue_size (int): K, number of queued negative keys.
+        temperature (float): T of InfoNCE (MoCo v2 uses 0.2).
+        bn_splits (int): batch-norm groups per process. Query i is
             normalised with the statistics of its own group, key i with those of
             a group drawn from a random permutation of the global batch (all
             processes), so batch statistics cannot mark the positive pair. With
@@ -82,6 +83,13 @@ class UDRLModel(PaniniBaseModel):
     (:meth:`PaniniBaseModel.load_network`).
     """
 
+    TRAIN_OPTIONS = {
+        'moco_m': Option(0.999, 'float', 0, 1, high_open=True),
+        'queue_size': Option(65536, 'int', 1),
+        'temperature': Option(0.07, 'float', 0, low_open=True),
+        'bn_splits': Option(1, 'int', 1),
+    }
+
     def __init__(self, opt):
         check_options(opt)
         super().__init__(opt)
@@ -100,11 +108,10 @@ class UDRLModel(PaniniBaseModel):
             self.init_training_settings()
 
     def init_training_settings(self):
-        train_opt = self.opt['train']
-        self.moco_m = train_opt.get('moco_m', 0.999)
-        self.queue_size = train_opt.get('queue_size', 65536)
-        self.temperature = train_opt.get('temperature', 0.07)
-        self.bn_splits = train_opt.get('bn_splits', 1)
+        self.moco_m = self.train_option('moco_m')
+        self.queue_size = self.train_option('queue_size')
+        self.temperature = self.train_option('temperature')
+        self.bn_splits = self.train_option('bn_splits')
         self.net_g.train()
 
         # copied after DDP wrapping, which broadcast rank 0's weights
