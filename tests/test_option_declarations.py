@@ -1,4 +1,4 @@
-"""Each registered class declares its options once; the options check reads those declarations through the registries."""
+"""Each registered class declares its options once; the options check reads them through the registries."""
 import pytest
 from torch.utils import data
 

@@ -32,7 +32,8 @@ class PaniniDegradationDataset(data.Dataset):
         are added (one noise seed per item).
     """
 
-    OPTIONS = {**FaceSource.OPTIONS, **DegradationOptions.OPTIONS, 'in_size': Option(512, 'int', 1), 'lq_mode': Option()}
+    OPTIONS = {**FaceSource.OPTIONS, **DegradationOptions.OPTIONS, 'in_size': Option(512, 'int', 1),
+               'lq_mode': Option()}
 
     def __init__(self, opt):
         super().__init__()

@@ -135,7 +135,8 @@ class PaniniBaseModel(BaseModel):
         return net
 
     def load_network(self, net, load_path, strict=True, param_key='params'):
-        """Load ``load_path`` into ``net`` weights-only; NaN/inf refused (:func:`~panini_arch.utils.safe_load.load_network`)."""
+        """Load ``load_path`` into ``net``: weights only, NaN/inf refused
+        (:func:`panini_arch.utils.safe_load.load_network`)."""
         load_network(self, net, load_path, strict, param_key)
 
     @master_only

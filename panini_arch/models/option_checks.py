@@ -57,8 +57,9 @@ SCHEDULE_OPTIONS = {'optim_g': Option(), 'scheduler': Option(), 'total_iter': Op
                     'warmup_iter': Option(None, 'int', -1)}
 BASICSR_TRAIN_OPTIONS = {'ema_decay': Option(None, 'float', 0, 1)}  # read by BasicSR's SRModel
 # Options that moved out of train:, with their new place.
-MOVED_TRAIN_KEYS = {'degrade_on_device': 'datasets.train.degrade_on_device (a dataset option: that dataset hands over HQ '
-                                         'faces and the model degrades every batch holding them)'}
+MOVED_TRAIN_KEYS = {
+    'degrade_on_device': 'datasets.train.degrade_on_device (a dataset option: that dataset hands over HQ faces '
+                         'and the model degrades every batch holding them)'}
 OPTIMIZER_OPTIONS = {'lr': Option(None, 'float', 0, low_open=True), 'weight_decay': Option(None, 'float', 0),
                      'momentum': Option(None, 'float', 0, 1), 'eps': Option(None, 'float', 0, low_open=True)}
 SCHEDULER_OPTIONS = {'eta_min': Option(None, 'float', 0), 'gamma': Option(None, 'float', 0, low_open=True)}
@@ -193,8 +194,8 @@ def _check_train(problems, opt):
     model = package_model(opt)
     declared = model.TRAIN_OPTIONS if model else None
     if declared is not None:
-        problems.unknown([key for key in train if key not in MOVED_TRAIN_KEYS], SCHEDULE_OPTIONS.keys() | declared.keys(),
-                         'train')
+        known = SCHEDULE_OPTIONS.keys() | declared.keys()
+        problems.unknown([key for key in train if key not in MOVED_TRAIN_KEYS], known, 'train')
     problems.numbers(train, {**SCHEDULE_OPTIONS, **(BASICSR_TRAIN_OPTIONS if declared is None else declared)}, 'train')
     for key, section in train.items():
         if not isinstance(section, dict):

@@ -62,7 +62,7 @@ from basicsr.utils.registry import MODEL_REGISTRY
 
 from ..data import lmdb_store
 from ..models.base_model import PaniniBaseModel
-from ..models.option_checks import check_options, check_train_loader
+from ..models.option_checks import check_options, check_train_loader, registered
 from ..utils.entry_paths import check_entries
 from ..utils.image_io import decode_image
 from ..utils.safe_load import OptionsLoader
@@ -199,8 +199,8 @@ def apply_to_basicsr_models():
 def use_package_base_model(opt):
     """:func:`apply_to_basicsr_models` when ``opt['model_type']`` is a registered model that does not inherit
     :class:`~panini_arch.models.base_model.PaniniBaseModel` (BasicSR's own); the package's models need nothing."""
-    model_type = opt.get('model_type')
-    if model_type in MODEL_REGISTRY and not issubclass(MODEL_REGISTRY.get(model_type), PaniniBaseModel):
+    model = registered(MODEL_REGISTRY, opt.get('model_type'))
+    if model is not None and not issubclass(model, PaniniBaseModel):
         apply_to_basicsr_models()
 
 
