@@ -18,7 +18,7 @@ from basicsr.utils.registry import MODEL_REGISTRY
 
 from ..utils.option_spec import Option
 from .base_model import PaniniBaseModel
-from .hand_over import udrl_pair
+from .hand_over import model_input, udrl_pair
 from .option_checks import check_options
 
 
