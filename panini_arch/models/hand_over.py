@@ -10,9 +10,11 @@ The datasets hand over one of three forms, and the batch itself says which:
   (``panini_arch/data/degradation_torch.py``, :func:`degrade_on_device`).
 
 :func:`panini_pair` (``PaniniModel``: ``lq``, ``gt``) and :func:`udrl_pair` (``UDRLModel``: ``query``,
-``key``) are the whole hand-over of each model's ``feed_data``.
+``key``) are the whole hand-over of each model's ``feed_data``; :func:`log_hand_over` says at start-up when
+the degradation runs on the model's device.
 """
 import torch
+from basicsr.utils import get_root_logger
 
 from ..data.degradation_torch import degrade_batch
 
@@ -92,3 +94,9 @@ def udrl_pair(data, device):
         seeds = torch.cat([data['deg_seed'][:, 0], data['deg_seed'][:, 1]])
         return degrade_on_device(data, hq, data['deg_params'].repeat(2, 1), seeds, device).chunk(2)
     return model_input(data, 'query', device), model_input(data, 'key', device)
+
+
+def log_hand_over(opt, device):
+    """Log, for a model being built, when its train dataset hands over HQ faces to degrade on ``device``."""
+    if ((opt.get('datasets') or {}).get('train') or {}).get('degrade_on_device'):
+        get_root_logger().info(f'datasets.train.degrade_on_device: Eq. 10 runs in feed_data on {device}.')

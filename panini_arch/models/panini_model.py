@@ -16,7 +16,7 @@ from basicsr.utils.registry import MODEL_REGISTRY
 from ..archs.arch_util import load_state_dict_file, set_memory_format
 from ..utils.option_spec import Option
 from .base_model import PaniniBaseModel
-from .hand_over import panini_pair
+from .hand_over import log_hand_over, panini_pair
 from .option_checks import check_options
 from .train_checks import CHECKPOINT_SOURCE, DISCRIMINATOR_SOURCE, NonFiniteGuard, check_weight_files
 
@@ -68,6 +68,7 @@ class PaniniModel(PaniniBaseModel):
         check_options(opt)
         super().__init__(opt)
         check_weight_files(opt)
+        log_hand_over(opt, self.device)
         self.channels_last = bool(self.train_option('channels_last'))
         self.memory_format = torch.channels_last if self.channels_last else torch.preserve_format
         self.net_g = self.model_to_device(self._build(opt['network_g']))

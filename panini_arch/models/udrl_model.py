@@ -18,7 +18,7 @@ from basicsr.utils.registry import MODEL_REGISTRY
 
 from ..utils.option_spec import Option
 from .base_model import PaniniBaseModel
-from .hand_over import model_input, udrl_pair
+from .hand_over import log_hand_over, model_input, udrl_pair
 from .option_checks import check_options
 
 
@@ -93,6 +93,7 @@ class UDRLModel(PaniniBaseModel):
     def __init__(self, opt):
         check_options(opt)
         super().__init__(opt)
+        log_hand_over(opt, self.device)
         self.net_g = build_network(opt['network_g'])
         if self.get_bare_model(self.net_g).head is None:
             raise ValueError('UDRLModel needs network_g with with_head: true (the MoCo projection head).')
