@@ -64,3 +64,11 @@ def test_classes_read_their_defaults_from_their_declarations():
     declared = PaniniDegradationDataset.OPTIONS
     assert dataset.in_size == declared['in_size'].default and dataset.deg.seed == declared['seed'].default
     assert dataset.source.output_dtype == declared['output_dtype'].default
+
+
+def test_the_test_model_val_options_come_from_its_declaration():
+    opt = {'model_type': 'FaceTestModel', 'val': {'input_size': 0, 'num_workers': -1, 'batch_size': 2}}
+    message = problems(opt)
+    assert 'val.input_size: must be >= 1, got 0' in message and 'val.num_workers: must be >= 0, got -1' in message
+    assert 'batch_size' not in message
+    assert MODEL_REGISTRY.get('FaceTestModel').VAL_OPTIONS['batch_size'].default == 1

@@ -113,15 +113,21 @@ class PaniniBaseModel(BaseModel):
 
     Subclasses build their networks with :meth:`model_to_device`, save them with :meth:`save_network`
     (before :meth:`save_training_state`), and may extend :meth:`training_state` / :meth:`resume_training`
-    with ``super()``. ``TRAIN_OPTIONS`` declares the keys a model reads from ``train:`` beyond BasicSR's
-    (:class:`~panini_arch.utils.option_spec.Option`), which the options check finds through the registry.
+    with ``super()``. ``TRAIN_OPTIONS`` (``VAL_OPTIONS``) declares the keys a model reads from ``train:``
+    (``val:``) beyond BasicSR's (:class:`~panini_arch.utils.option_spec.Option`), which the options check finds
+    through the registry.
     """
 
     TRAIN_OPTIONS = {}
+    VAL_OPTIONS = {}
 
     def train_option(self, key):
         """``train.<key>`` of the options, or the default :attr:`TRAIN_OPTIONS` declares for it."""
         return option_value(self.opt.get('train'), self.TRAIN_OPTIONS, key)
+
+    def val_option(self, key):
+        """``val.<key>`` of the options, or the default :attr:`VAL_OPTIONS` declares for it."""
+        return option_value(self.opt.get('val'), self.VAL_OPTIONS, key)
 
     def model_to_device(self, net):
         """Move ``net`` to the model's device; wrap in DDP (no ``device_ids`` on CPU) or DataParallel."""

@@ -11,7 +11,7 @@ models when they are built. Every problem found is listed in one
 * unknown keys fail in this package's dataset sections (``PaniniDegradationDataset``,
   ``UDRLPairDataset``, ``UDRLValDataset``) and, for ``PaniniModel``/``UDRLModel``,
   in ``train:`` (where BasicSR would ignore them). What each class reads, with its defaults and
-  ranges, it declares itself (``OPTIONS`` of a dataset, ``TRAIN_OPTIONS`` of a model:
+  ranges, it declares itself (``OPTIONS`` of a dataset, ``TRAIN_OPTIONS``/``VAL_OPTIONS`` of a model:
   :mod:`panini_arch.utils.option_spec`); the check finds the class through BasicSR's registries.
   BasicSR's own classes cannot declare theirs, so their options are declared here;
 * ``train.degrade_on_device`` (the place of older options files) is an error naming its new
@@ -234,7 +234,8 @@ def check_options(opt, source=None):
     """Raise :class:`OptionError` listing every problem of a parsed BasicSR options dict (see the module);
     ``source`` (the file) is named in the message."""
     problems = _Problems()
-    if package_model(opt):
+    model = package_model(opt)
+    if model:
         problems.unknown([key for key in opt if not str(key).startswith(NETWORK_PREFIX)], TOP_KEYS, '')
     num_gpu = opt.get('num_gpu', 0)
     if num_gpu != 'auto' and problems.value(num_gpu, 'num_gpu', integer=True, low=0) and num_gpu > 0 \
@@ -252,12 +253,8 @@ def check_options(opt, source=None):
         problems.number(opt.get('logger') or {}, 'print_freq', 'logger', integer=True, low=1)
         problems.number(opt.get('logger') or {}, 'save_checkpoint_freq', 'logger', integer=True, low=1)
         problems.number(opt.get('val') or {}, 'val_freq', 'val', low=1)
-    if opt.get('model_type') == 'FaceTestModel':
-        val = opt.get('val') or {}
-        problems.number(val, 'input_size', 'val', integer=True, low=1)
-        problems.number(val, 'batch_size', 'val', integer=True, low=1)
-        problems.number(val, 'num_workers', 'val', integer=True, low=0)
-        problems.number(val, 'output_size', 'val', integer=True, low=1)
+    if model:
+        problems.numbers(opt.get('val') or {}, model.VAL_OPTIONS, 'val')
     _raise(problems, f'options in {source}' if source else 'options')
 
 
