@@ -16,7 +16,7 @@ if not __package__:  # run as a file: make the repository, not panini_arch/, imp
 import panini_arch.trainer  # noqa: E402,F401  (registers everything, then applies the trainer fixes)
 from basicsr.train import train_pipeline  # noqa: E402
 from panini_arch.models.option_checks import OptionError  # noqa: E402
-from panini_arch.trainer.checkpoint import CheckpointSaveError, TrainingStateError  # noqa: E402
+from panini_arch.models.base_model import CheckpointSaveError, TrainingStateError  # noqa: E402
 from panini_arch.trainer.run_folder import RunLockedError, release_run_folder  # noqa: E402
 from panini_arch.utils.safe_load import NonFiniteWeightsError, UnsafeOptionsError  # noqa: E402
 

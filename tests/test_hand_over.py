@@ -16,7 +16,7 @@ from panini_arch.data.synthetic_faces import draw_face
 from panini_arch.data.udrl_pair_dataset import UDRLPairDataset
 from panini_arch.data.udrl_val_dataset import UDRLValDataset
 from panini_arch.models.hand_over import degrade_on_device, model_input
-from panini_arch.trainer.patches import share_degrade_on_device
+from panini_arch.models.option_checks import OptionError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FACES = os.path.join(REPO, 'data', 'faces_tiny')
@@ -100,14 +100,6 @@ def test_drawn_faces_need_no_files():
         PaniniDegradationDataset(dict(opt, io_backend=dict(type='synthetic')))
 
 
-def test_train_switch_reaches_the_train_datasets_only():
-    opt = {'train': {'degrade_on_device': True}, 'datasets': {'train': {}, 'train_2': {}, 'val': {}}}
-    share_degrade_on_device(opt)
-    assert opt['datasets'] == {'train': {'degrade_on_device': True}, 'train_2': {'degrade_on_device': True},
-                               'val': {}}
-    assert share_degrade_on_device({'datasets': {'train': {}}}) == {'datasets': {'train': {}}}
-
-
 def tiny_options(name):
     with open(os.path.join(REPO, 'options', f'train_{name}.yml')) as f:
         opt = yaml.load(f, Loader=ordered_yaml()[0])
@@ -119,7 +111,7 @@ def in_process_model(opt):
     opt = copy.deepcopy(opt)
     opt.update(is_train=True, dist=False, rank=0, world_size=1, auto_resume=False)
     opt['path'].update(models='unused', training_states='unused', visualization='unused')
-    opt['train']['degrade_on_device'] = True
+    opt['datasets']['train']['degrade_on_device'] = True
     torch.manual_seed(0)
     return build_model(opt)
 
@@ -133,7 +125,8 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def test_panini_model_degrades_on_device_and_refuses_a_mismatch(one_thread):
+def test_panini_model_degrades_a_batch_of_hq_faces_on_device(one_thread):
+    """The batch says what to do: HQ faces with noise seeds are degraded here, a batch with ``lq`` is not."""
     opt = tiny_options('panini_fr_tiny')
     data = batch(PaniniDegradationDataset(dict(TINY, in_size=64, degrade_on_device=True)), 2)
     model = in_process_model(opt)
@@ -143,6 +136,13 @@ def test_panini_model_degrades_on_device_and_refuses_a_mismatch(one_thread):
     model.optimize_parameters(1)
     assert np.isfinite(model.log_dict['l_g_pix'])
 
-    model.degrade_on_device = False
-    with pytest.raises(ValueError, match='train.degrade_on_device is false'):
-        model.feed_data(data)
+    plain = batch(PaniniDegradationDataset(dict(TINY, in_size=64)), 2)
+    model.feed_data(plain)
+    assert torch.equal(model.lq, plain['lq'])
+
+
+def test_the_old_train_switch_names_its_new_place():
+    opt = tiny_options('panini_fr_tiny')
+    opt['train']['degrade_on_device'] = True
+    with pytest.raises(OptionError, match=r'train\.degrade_on_device: moved to datasets\.train\.degrade_on_device'):
+        in_process_model(opt)

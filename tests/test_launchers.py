@@ -5,7 +5,7 @@ MSRResNet on three generated pairs with random crops, flips and rotations and va
 every save, so a resume must restore the data order and random streams exactly),
 ``PaniniModel`` (generator, EMA and discriminator, two optimizers) and ``UDRLModel``
 (the MoCo queue and key encoder). Each model's uninterrupted run is made once and shared. The
-kill -9 case also runs ``PaniniModel`` and ``UDRLModel`` with ``train: degrade_on_device: true``
+kill -9 case also runs ``PaniniModel`` and ``UDRLModel`` with ``datasets: train: degrade_on_device: true``
 (Eq. 10 in ``feed_data`` from uint8 HQ faces and per-sample seeds), which must resume as exactly.
 """
 import copy
@@ -66,8 +66,8 @@ def udrl_options(total_iter, queue_size=20):
 
 
 def on_device(opt):
-    """``opt`` with the one switch ``train.degrade_on_device`` on (the trainer copies it into datasets.train)."""
-    opt['train']['degrade_on_device'] = True
+    """``opt`` with the one switch ``datasets.train.degrade_on_device`` on (the model degrades what it hands over)."""
+    opt['datasets']['train']['degrade_on_device'] = True
     return opt
 
 

@@ -42,9 +42,12 @@ registered = [name in registry for name, registry in (('PaniniNet', ARCH_REGISTR
 before = trainer_state()
 import panini_arch.trainer
 after = trainer_state()
+panini_arch.trainer.patches.apply_to_basicsr_models()
+applied = trainer_state()
 import gfpgan
 gfpgan_class = ARCH_REGISTRY.get('GFPGANv1Clean').__module__
-print(json.dumps({'heavy': heavy, 'registered': registered, 'before': before, 'after': after, 'gfpgan': gfpgan_class}))
+print(json.dumps({'heavy': heavy, 'registered': registered, 'before': before, 'after': after, 'applied': applied,
+                  'gfpgan': gfpgan_class}))
 '''
 
 
@@ -60,10 +63,14 @@ def test_import_panini_arch_registers_without_heavy_imports_or_trainer_changes()
         'save_network': 'basicsr.models.base_model', 'model_to_device': 'basicsr.models.base_model',
         'training_state': False, 'sampler': 'basicsr.data.data_sampler', 'init_dist': 'basicsr.utils.dist_util',
         'load_resume_state': 'basicsr.train'}
-    assert report['after'] == {
-        'save_network': 'panini_arch.trainer.checkpoint', 'model_to_device': 'panini_arch.trainer.patches',
-        'training_state': True, 'sampler': 'panini_arch.trainer.checkpoint', 'init_dist': 'panini_arch.trainer.patches',
-        'load_resume_state': 'panini_arch.trainer.checkpoint'}
+    launch = {'sampler': 'panini_arch.trainer.checkpoint', 'init_dist': 'panini_arch.trainer.patches',
+              'load_resume_state': 'panini_arch.trainer.checkpoint'}
+    assert report['after'] == {  # BasicSR's BaseModel keeps its methods until apply_to_basicsr_models
+        'save_network': 'basicsr.models.base_model', 'model_to_device': 'basicsr.models.base_model',
+        'training_state': False, **launch}
+    assert report['applied'] == {
+        'save_network': 'panini_arch.models.base_model', 'model_to_device': 'panini_arch.models.base_model',
+        'training_state': True, **launch}
     assert report['gfpgan'] == 'gfpgan.archs.gfpganv1_clean_arch'
 
 

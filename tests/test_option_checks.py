@@ -77,7 +77,8 @@ def test_udrl_train_keys_and_ranges():
     message = errors(opt)
     assert 'train.moco_m: must be >= 0 and < 1, got 1.0' in message
     assert "train.queue_sise: unknown option; did you mean 'queue_size'?" in message
-    assert 'degrade_on_device' not in message
+    assert 'train.degrade_on_device: moved to datasets.train.degrade_on_device' in message  # the old switch
+    assert 'degrade_on_device: unknown' not in message
 
 
 def test_num_gpu_without_cuda(monkeypatch):

@@ -17,7 +17,6 @@ import torch
 import panini_arch.trainer  # noqa: F401  (applies the trainer fixes: BasicSR's dataset and loaders)
 from basicsr.archs.srresnet_arch import MSRResNet
 from basicsr.data.paired_image_dataset import PairedImageDataset
-from basicsr.models.base_model import BaseModel
 from conftest import TRAIN, check, run, sr_options, write_options
 from panini_arch import test as test_entry
 from panini_arch import train as train_entry
@@ -25,11 +24,14 @@ from panini_arch.archs.presets import build_panini
 from panini_arch.data.face_source import FaceSource
 from panini_arch.data.lmdb_builder import make_lmdb
 from panini_arch.inference import main as restore_main
+from panini_arch.models import base_model
+from panini_arch.models.base_model import CheckpointSaveError, PaniniBaseModel
 from panini_arch.models.option_checks import OptionError
 from panini_arch.trainer import checkpoint
-from panini_arch.trainer.checkpoint import CheckpointSaveError, TrainingStateError
+from panini_arch.trainer.checkpoint import TrainingStateError
 from panini_arch.trainer.run_folder import (LOCK_NAME, RunLock, RunLockedError, process_start, archive_and_create,
                                             check_run_name, claim_run_folder)
+from panini_arch.utils.atomic import atomic_save
 from panini_arch.utils.entry_paths import OutsideRootError
 from panini_arch.utils.atomic import atomic_save
 from panini_arch.utils.safe_load import NonFiniteWeightsError
@@ -201,7 +203,7 @@ def test_only_rank_zero_of_a_training_takes_the_lock(tmp_path):
 
 
 def test_a_save_that_keeps_failing_stops_training_and_leaves_no_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(checkpoint, 'RETRY_DELAY_S', 0)
+    monkeypatch.setattr(base_model, 'RETRY_DELAY_S', 0)
     real_save = torch.save
 
     def full_disk(obj, f):
@@ -211,7 +213,7 @@ def test_a_save_that_keeps_failing_stops_training_and_leaves_no_file(tmp_path, m
     monkeypatch.setattr(torch, 'save', full_disk)
     model = SimpleNamespace(opt={'path': {'models': str(tmp_path)}}, get_bare_model=lambda net: net)
     with pytest.raises(CheckpointSaveError, match='No space left on device.*Training stopped'):
-        checkpoint.save_network(model, torch.nn.Linear(2, 2), 'net_g', 8)
+        PaniniBaseModel.save_network(model, torch.nn.Linear(2, 2), 'net_g', 8)
     assert os.listdir(tmp_path) == [] and not vars(model).get('saved_networks')
     monkeypatch.setattr(torch, 'save', real_save)
 
@@ -282,7 +284,7 @@ def test_every_network_loader_refuses_nan_weights_naming_file_and_tensors(tmp_pa
     names = nan_weights(sr, path, names=['conv_first.weight', 'conv_last.bias'])
     model = SimpleNamespace(get_bare_model=lambda n: n, _print_different_keys_loading=lambda *a: None)
     with pytest.raises(NonFiniteWeightsError, match=r'nan\.pth: .*conv_first\.weight, conv_last\.bias'):
-        BaseModel.load_network(model, sr, str(path))  # BasicSR's load_network: SRModel, UDRL's pretrain
+        PaniniBaseModel.load_network(model, sr, str(path))  # SRModel (apply_to_basicsr_models), UDRL's pretrain
 
 
 def test_restore_with_a_nan_checkpoint_exits_non_zero_naming_it(tmp_path, capsys):
@@ -313,8 +315,8 @@ def test_same_weights_give_the_same_checkpoint_bytes(tmp_path, monkeypatch):
         monkeypatch.setattr(os, 'getpid', lambda pid=pid: pid)
         (tmp_path / folder).mkdir()
         model = SimpleNamespace(opt={'path': {'models': str(tmp_path / folder)}}, get_bare_model=lambda n: n)
-        checkpoint.save_network(model, net, 'net_g', 4)
-        checkpoint.save_network(model, net, 'net_g', 8)
+        PaniniBaseModel.save_network(model, net, 'net_g', 4)
+        PaniniBaseModel.save_network(model, net, 'net_g', 8)
     files = [tmp_path / folder / f'net_g_{it}.pth' for folder in 'ab' for it in (4, 8)]
     assert len({f.read_bytes() for f in files}) == 1
     assert len({(f.parent / (f.name + '.sha256')).read_text().split()[0] for f in files}) == 1

@@ -14,8 +14,6 @@ import pytest
 import torch
 import yaml
 
-import panini_arch.trainer  # noqa: F401  (BaseModel.load_network is the trainer's)
-from basicsr.models.base_model import BaseModel
 from cli import add_net_args, net_from_args  # scripts/cli.py (pytest.ini puts scripts/ on the path)
 from panini_arch import test as test_entry
 from panini_arch import train as train_entry
@@ -24,6 +22,7 @@ from panini_arch.metrics.fid_metric import build_fid_inception
 from panini_arch.metrics.identity_metric import build_arcface
 from panini_arch.metrics.lpips_metric import build_lpips
 from panini_arch.metrics.metric_common import MetricWeightsError
+from panini_arch.models.base_model import PaniniBaseModel
 from panini_arch.restoration.face_detect import load_retinaface
 from panini_arch.trainer.checkpoint import TrainingStateError, newest_training_state, read_training_state
 from panini_arch.utils.safe_load import UnsafeOptionsError, UnsafeWeightsError, load_options, load_options_text
@@ -149,7 +148,7 @@ def test_every_weight_loader_refuses_a_hostile_pickle(hostile_pth, tmp_path):
         read_training_state(path)
     model = SimpleNamespace(get_bare_model=lambda n: n, _print_different_keys_loading=lambda *a: None)
     with pytest.raises(UnsafeWeightsError):
-        BaseModel.load_network(model, net, path)  # UDRL's path.pretrain_network_g, BasicSR's SRModel
+        PaniniBaseModel.load_network(model, net, path)  # UDRL's path.pretrain_network_g, BasicSR's SRModel
     for build in (lambda: build_fid_inception(path), lambda: build_lpips('alex', path),
                   lambda: build_arcface(path, 'iresnet18')):
         with pytest.raises(MetricWeightsError, match='detection_Resnet50_Final.pth'):

@@ -9,6 +9,7 @@ import torch
 import panini_arch  # noqa: F401  (before basicsr: makes it importable)
 from basicsr.models.lr_scheduler import CosineAnnealingRestartLR
 from panini_arch.data.panini_degradation_dataset import PaniniDegradationDataset
+from panini_arch.models.base_model import PaniniBaseModel
 from panini_arch.models.option_checks import OptionError, check_options
 from panini_arch.trainer import checkpoint
 from panini_arch.trainer.checkpoint import TrainingStateError
@@ -61,12 +62,12 @@ def test_corrupt_network_of_the_newest_state_falls_back_too(tmp_path, capsys):
 def test_non_finite_weights_are_not_saved_over_the_last_good_file(tmp_path):
     net = torch.nn.Linear(2, 2)
     model = SimpleNamespace(opt={'path': {'models': str(tmp_path)}}, get_bare_model=lambda n: n)
-    checkpoint.save_network.__wrapped__(model, net, 'net_g', -1)
+    PaniniBaseModel.save_network.__wrapped__(model, net, 'net_g', -1)
     good = (tmp_path / 'net_g_latest.pth').read_bytes()
     with torch.no_grad():
         net.weight[0, 0] = float('nan')
     with pytest.raises(NonFiniteWeightsError, match=r'net_g \(params\) at iteration -1 has NaN/inf weights'):
-        checkpoint.save_network.__wrapped__(model, net, 'net_g', -1)
+        PaniniBaseModel.save_network.__wrapped__(model, net, 'net_g', -1)
     assert (tmp_path / 'net_g_latest.pth').read_bytes() == good
 
 
@@ -84,7 +85,7 @@ def test_extended_schedule_resumes_with_the_new_periods(caplog):
         finished.schedulers[0].step()
     state = {'optimizers': [finished.optimizers[0].state_dict()], 'schedulers': [finished.schedulers[0].state_dict()]}
     extended, fresh = scheduled_model([8]), scheduled_model([8])
-    checkpoint.resume_training(extended, state)
+    PaniniBaseModel.resume_training(extended, state)
     assert extended.schedulers[0].periods == [8] and extended.schedulers[0].last_epoch == 4
     for _ in range(4):
         fresh.optimizers[0].step()

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from scipy import sparse
 
+from ..utils.option_spec import Option, option_value
 from .face_source import positive_int_option
 
 DEFAULT_RANGES = {
@@ -239,10 +240,10 @@ def params_tensor(params):
 class DegradationOptions:
     """Options shared by the Panini datasets (parsed and checked once).
 
-    Keys: ``use_hflip`` (False), ``deterministic`` (False), ``seed`` (0), ``blur_kernel_size`` (41),
+    Keys (defaults in :attr:`OPTIONS`): ``use_hflip``, ``deterministic``, ``seed``, ``blur_kernel_size``,
     ``downsample_range``, ``blur_sigma``, ``noise_range``, ``jpeg_range`` (see ``degradation.py``;
-    null switches a term off), ``degrade_on_device`` (False; the trainer copies ``train.degrade_on_device``
-    here): items then carry the uint8 HQ faces and what the model needs to run Eq. 10 itself
+    null switches a term off), ``degrade_on_device`` (the one
+    place of this switch): items then carry the uint8 HQ faces and what the model needs to run Eq. 10 itself
     (:meth:`device_fields`) instead of the degraded images.
 
     With ``deterministic: true`` sample ``i`` draws from ``np.random.default_rng([seed, i])``, so it is
@@ -252,17 +253,22 @@ class DegradationOptions:
     the same degradations; they differ between epochs and with the number of workers or processes.
     """
 
+    OPTIONS = {
+        'use_hflip': Option(False), 'deterministic': Option(False), 'seed': Option(0), 'blur_kernel_size': Option(41),
+        'degrade_on_device': Option(False), **{key: Option(default) for key, default in DEFAULT_RANGES.items()},
+    }
+
     def __init__(self, opt):
-        self.use_hflip = bool(opt.get('use_hflip', False))
-        self.deterministic = bool(opt.get('deterministic', False))
-        self.seed = opt.get('seed', 0)
+        self.use_hflip = bool(option_value(opt, self.OPTIONS, 'use_hflip'))
+        self.deterministic = bool(option_value(opt, self.OPTIONS, 'deterministic'))
+        self.seed = option_value(opt, self.OPTIONS, 'seed')
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
             raise ValueError(f'Option seed must be a non-negative integer, got {self.seed!r}')
-        self.kernel_size = positive_int_option(opt, 'blur_kernel_size', 41)
+        self.kernel_size = positive_int_option(opt, 'blur_kernel_size', self.OPTIONS['blur_kernel_size'].default)
         if self.kernel_size % 2 == 0:
             raise ValueError(f'Option blur_kernel_size must be odd, got {self.kernel_size}')
         self.ranges = degradation_ranges(opt)
-        self.on_device = bool(opt.get('degrade_on_device', False))
+        self.on_device = bool(option_value(opt, self.OPTIONS, 'degrade_on_device'))
 
     def device_fields(self, params, seeds, in_size, source):
         """What ``panini_arch.models.hand_over.degrade_on_device`` needs besides the uint8 HQ faces.

@@ -6,7 +6,7 @@ JPEG through ``torchvision.io`` (libjpeg-turbo on the CPU, bit-exact with OpenCV
 :func:`codec_device`), bilinear resize to ``out_size``. The float blur/resize differ from OpenCV's
 fixed-point code by rounding (PSNR to the OpenCV path in docs/data.md); no gradients are needed or
 provided (rounding everywhere). The models run it in ``feed_data`` with
-``train: degrade_on_device: true`` (``panini_arch/models/hand_over.py``).
+``degrade_on_device: true`` in the train dataset's options (``panini_arch/models/hand_over.py``).
 
 Samples with different ``r`` have different low-resolution sizes; they share one zero-padded canvas
 and every operator knows each sample's valid size.

@@ -32,6 +32,7 @@ from basicsr.utils import get_root_logger
 
 from ..utils.entry_paths import check_entries
 from ..utils.image_io import IMAGE_EXTENSIONS, BadImageError, decode_image, list_images
+from ..utils.option_spec import Option, option_value
 from .lmdb_store import open_lmdb_checked
 from .synthetic_faces import draw_face
 
@@ -129,19 +130,26 @@ class FaceSource:
         bad (dict[int, str]): entries found unusable and why; each is warned about once, then skipped.
     """
 
+    OPTIONS = {
+        'dataroot_gt': Option(), 'meta_info': Option(), 'io_backend': Option(),  # io_backend: disk when unset
+        'gt_size': Option(1024, 'int', 1),
+        'mean': Option((0.5, 0.5, 0.5)), 'std': Option((0.5, 0.5, 0.5)),
+        'strict': Option(False), 'output_dtype': Option('float32'),
+    }
+
     def __init__(self, opt):
         self.logger = get_root_logger()
         backend = dict(opt.get('io_backend') or {'type': 'disk'})
         self.backend = backend.pop('type', None)
         if self.backend not in ('disk', 'lmdb', 'synthetic'):
             raise ValueError(f"io_backend.type must be 'disk', 'lmdb' or 'synthetic', got {self.backend!r}")
-        self.gt_size = positive_int_option(opt, 'gt_size', 1024)
-        self.mean = _channel_stats(opt, 'mean', [0.5, 0.5, 0.5])
-        self.std = _channel_stats(opt, 'std', [0.5, 0.5, 0.5])
-        self.output_dtype = opt.get('output_dtype', 'float32')
+        self.gt_size = positive_int_option(opt, 'gt_size', self.OPTIONS['gt_size'].default)
+        self.mean = _channel_stats(opt, 'mean', self.OPTIONS['mean'].default)
+        self.std = _channel_stats(opt, 'std', self.OPTIONS['std'].default)
+        self.output_dtype = option_value(opt, self.OPTIONS, 'output_dtype')
         if self.output_dtype not in OUTPUT_DTYPES:
             raise ValueError(f'Option output_dtype must be one of {OUTPUT_DTYPES}, got {self.output_dtype!r}')
-        self.strict = bool(opt.get('strict', False))
+        self.strict = bool(option_value(opt, self.OPTIONS, 'strict'))
         self.num_missing = self.num_skipped = self.num_resized = 0
         self.bad = {}  # entry index -> reason, for entries found unusable (never read again)
         if self.backend == 'synthetic':

@@ -6,6 +6,7 @@ from basicsr.utils.registry import DATASET_REGISTRY
 from PIL import Image
 from torch.utils import data
 
+from ..utils.option_spec import Option
 from .degradation import DEFAULT_RANGES, DegradationOptions, degrade_uint8, draw_seed, params_tensor, sample_degradation
 from .face_source import FaceSource, positive_int_option, to_uint8_tensor
 
@@ -14,10 +15,10 @@ from .face_source import FaceSource, positive_int_option, to_uint8_tensor
 class PaniniDegradationDataset(data.Dataset):
     """HQ face -> (LQ, GT) pair, LQ made by Eq. 10 or, with ``scale``, by bicubic downsampling.
 
-    Options (BasicSR dataset section): ``dataroot_gt``, ``meta_info``, ``io_backend: {type: disk|lmdb}``,
-    ``gt_size`` (1024), ``in_size`` (512), ``use_hflip``, ``mean``/``std`` (0.5 -> [-1, 1]), ``deterministic``,
-    ``seed``, ``strict``, ``output_dtype`` (float32 | uint8), ``degrade_on_device``, the four ranges and
-    ``blur_kernel_size``, and for the SR setting ``scale`` (e.g. 16:
+    Options (BasicSR dataset section; defaults and ranges in :attr:`OPTIONS`): ``dataroot_gt``, ``meta_info``,
+    ``io_backend: {type: disk|lmdb}``, ``gt_size``, ``in_size``, ``use_hflip``, ``mean``/``std`` (0.5 -> [-1, 1]),
+    ``deterministic``, ``seed``, ``strict``, ``output_dtype`` (float32 | uint8), ``degrade_on_device``, the four
+    ranges and ``blur_kernel_size``, and for the SR setting ``scale`` (e.g. 16:
     ``lq`` is the GT bicubic-downsampled to ``gt_size / scale``, no other degradation). ``lq_mode``
     (``eq10`` | ``bicubic``) picks the mode explicitly; without it ``scale`` means bicubic, and ``scale``
     together with range options is an error (BasicSR puts a top-level ``scale`` into every dataset).
@@ -30,6 +31,9 @@ class PaniniDegradationDataset(data.Dataset):
         ``degrade_on_device`` there is no ``lq``: ``gt`` is uint8 and :meth:`DegradationOptions.device_fields`
         are added (one noise seed per item).
     """
+
+    OPTIONS = {**FaceSource.OPTIONS, **DegradationOptions.OPTIONS, 'in_size': Option(512, 'int', 1),
+               'lq_mode': Option()}
 
     def __init__(self, opt):
         super().__init__()
@@ -50,7 +54,7 @@ class PaniniDegradationDataset(data.Dataset):
                 raise ValueError('Option degrade_on_device runs Eq. 10; it does not apply to lq_mode: bicubic')
             get_root_logger().info(f'PaniniDegradationDataset: LQ = GT bicubic x1/{self.scale} ({self.in_size}px)')
         else:
-            self.in_size = positive_int_option(opt, 'in_size', 512)
+            self.in_size = positive_int_option(opt, 'in_size', self.OPTIONS['in_size'].default)
             get_root_logger().info(f'PaniniDegradationDataset: LQ = Eq. 10 ({self.in_size}px), {self.deg.ranges}')
 
     @staticmethod

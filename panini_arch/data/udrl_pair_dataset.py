@@ -2,6 +2,7 @@
 from basicsr.utils.registry import DATASET_REGISTRY
 from torch.utils import data
 
+from ..utils.option_spec import Option
 from .degradation import DegradationOptions, degrade_uint8, draw_seed, params_tensor, sample_degradation
 from .face_source import FaceSource, positive_int_option, to_uint8_tensor
 
@@ -11,10 +12,11 @@ class UDRLPairDataset(data.Dataset):
     """Item ``i``: face ``i`` (query) and a different face (key), both degraded by one Eq. 10 draw.
 
     Options: as :class:`PaniniDegradationDataset` (``dataroot_gt``, ``meta_info``, ``io_backend``,
-    ``gt_size`` (1024, the resolution Eq. 10 is applied at), ``use_hflip``, ``mean``/``std``,
-    ``deterministic``, ``seed``, ``strict``, ranges, ``blur_kernel_size``) with ``in_size`` (256), the
-    side of both outputs, ``output_dtype`` (float32 | uint8) and ``degrade_on_device``. Needs at least two
-    faces. The two faces share ``r, sigma, delta, q`` but get independent noise and flips.
+    ``gt_size`` (the resolution Eq. 10 is applied at), ``use_hflip``, ``mean``/``std``,
+    ``deterministic``, ``seed``, ``strict``, ranges, ``blur_kernel_size``) with ``in_size``, the
+    side of both outputs, ``output_dtype`` (float32 | uint8) and ``degrade_on_device`` (defaults and ranges in
+    :attr:`OPTIONS`). Needs at least two faces. The two faces share ``r, sigma, delta, q`` but get
+    independent noise and flips.
 
     Returns (``__getitem__``):
         dict: ``query``, ``key`` float32 (3, in_size, in_size) RGB normalised by mean/std (uint8 RGB with
@@ -24,6 +26,8 @@ class UDRLPairDataset(data.Dataset):
         two noise seeds (query, key).
     """
 
+    OPTIONS = {**FaceSource.OPTIONS, **DegradationOptions.OPTIONS, 'in_size': Option(256, 'int', 1)}
+
     def __init__(self, opt):
         super().__init__()
         self.opt = opt
@@ -32,7 +36,7 @@ class UDRLPairDataset(data.Dataset):
             raise ValueError(f"UDRLPairDataset needs at least 2 faces in {opt['dataroot_gt']}, "
                              f'found {len(self.source)}')
         self.deg = DegradationOptions(opt)
-        self.in_size = positive_int_option(opt, 'in_size', 256)
+        self.in_size = positive_int_option(opt, 'in_size', self.OPTIONS['in_size'].default)
 
     def __len__(self):
         return len(self.source)

@@ -3,6 +3,7 @@ import numpy as np
 from basicsr.utils.registry import DATASET_REGISTRY
 from torch.utils import data
 
+from ..utils.option_spec import Option
 from .degradation import DegradationOptions, degrade_uint8, params_tensor, sample_degradation
 from .face_source import FaceSource, positive_int_option
 
@@ -18,8 +19,9 @@ class UDRLValDataset(data.Dataset):
 
     Options: ``dataroot_gt``, ``meta_info``, ``io_backend``, ``gt_size``, ``mean``/``std``, ``strict``
     (see ``FaceSource``), ``seed``, ``blur_kernel_size`` and the four ranges (see ``DegradationOptions``),
-    ``in_size`` (256, the side of ``lq``), ``num_degradations`` (N, 32), ``num_faces`` (M, 8: the first M
-    entries of the face list). Unreadable faces raise: a validation set must not change silently.
+    ``in_size`` (the side of ``lq``), ``num_degradations`` (N), ``num_faces`` (M: the first M entries of
+    the face list); defaults and ranges in :attr:`OPTIONS`. Unreadable faces raise: a validation set must
+    not change silently.
 
     Returns (``__getitem__``):
         dict: ``lq`` float32 (3, in_size, in_size) RGB, ``(x - mean) / std`` of [0, 1] values (uint8 RGB
@@ -28,14 +30,18 @@ class UDRLValDataset(data.Dataset):
         ``lq_path`` (str, the HQ source).
     """
 
+    OPTIONS = {**FaceSource.OPTIONS, **DegradationOptions.OPTIONS, 'in_size': Option(256, 'int', 1),
+               'num_degradations': Option(32, 'int', 1), 'num_faces': Option(8, 'int', 1)}
+
     def __init__(self, opt):
         super().__init__()
         self.opt = opt
         self.source = FaceSource(opt)
         self.deg = DegradationOptions(opt)
-        self.in_size = positive_int_option(opt, 'in_size', 256)
-        self.num_degradations = positive_int_option(opt, 'num_degradations', 32)
-        self.num_faces = positive_int_option(opt, 'num_faces', 8)
+        self.in_size = positive_int_option(opt, 'in_size', self.OPTIONS['in_size'].default)
+        self.num_degradations = positive_int_option(opt, 'num_degradations',
+                                                    self.OPTIONS['num_degradations'].default)
+        self.num_faces = positive_int_option(opt, 'num_faces', self.OPTIONS['num_faces'].default)
         if self.num_faces > len(self.source):
             raise ValueError(f'num_faces={self.num_faces} but {opt["dataroot_gt"]} holds {len(self.source)} faces')
         self.params = [

@@ -35,7 +35,6 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from basicsr.models.base_model import BaseModel
 from basicsr.utils import imwrite, tensor2img
 from basicsr.utils.registry import MODEL_REGISTRY
 from panini_arch.archs.precision import InferenceRunner
@@ -45,6 +44,8 @@ from panini_arch.metrics.metric_runner import MetricRunner
 from panini_arch.metrics.resize_policy import restore
 from panini_arch.utils.output_paths import OutputGuard, OutputIntoInputError
 
+from ..utils.option_spec import Option
+from .base_model import PaniniBaseModel
 from .option_checks import check_options
 
 logger = logging.getLogger('basicsr')
@@ -66,15 +67,23 @@ def raise_failures(dataset_name, done, failed, metric_failures, summary_path):
 
 
 @MODEL_REGISTRY.register()
-class FaceTestModel(BaseModel):
+class FaceTestModel(PaniniBaseModel):
     """Evaluates ``network_g`` on paired LQ/GT folders; see the module docstring for options."""
+
+    VAL_OPTIONS = {
+        'input_size': Option(None, 'int', 1),
+        'batch_size': Option(1, 'int', 1),
+        'num_workers': Option(0, 'int', 0),
+        'output_size': Option(None, 'int', 1),
+        'precision': Option('fp32'), 'channels_last': Option('auto'), 'forward_kwargs': Option({}), 'metrics': Option(),
+    }
 
     def __init__(self, opt):
         check_options(opt)
         super().__init__(opt)
         val_opt = opt['val']
-        self.net_g = InferenceRunner(build_generator_from_opt(opt), self.device, val_opt.get('precision', 'fp32'),
-                                     val_opt.get('channels_last', 'auto'))
+        self.net_g = InferenceRunner(build_generator_from_opt(opt), self.device, self.val_option('precision'),
+                                     self.val_option('channels_last'))
         self.input_size = val_opt['input_size']
         self.sets_left = len(opt.get('datasets') or {})  # failures are raised after the last set
         self.set_failures = []
@@ -89,8 +98,8 @@ class FaceTestModel(BaseModel):
         val_opt = self.opt['val']
         dataset = dataloader.dataset
         dataset_name = dataset.opt['name']
-        loader = DataLoader(ItemsOrErrors(dataset), batch_size=val_opt.get('batch_size', 1), shuffle=False,
-                            num_workers=val_opt.get('num_workers', 0), collate_fn=collate_items)
+        loader = DataLoader(ItemsOrErrors(dataset), batch_size=self.val_option('batch_size'), shuffle=False,
+                            num_workers=self.val_option('num_workers'), collate_fn=collate_items)
         metrics = MetricRunner(val_opt.get('metrics'))
         guard = OutputGuard([dataset.opt.get('dataroot_lq'), dataset.opt.get('dataroot_gt')])
         image_folder = osp.join(self.opt['path']['visualization'], dataset_name)
@@ -106,8 +115,8 @@ class FaceTestModel(BaseModel):
             gts = batch.get('gt')
             start = time.perf_counter()
             output = restore(self.net_g, batch['lq'].to(self.device), self.input_size,
-                             val_opt.get('output_size') if gts is None else gts.shape[-2:],
-                             **val_opt.get('forward_kwargs', {}))
+                             self.val_option('output_size') if gts is None else gts.shape[-2:],
+                             **self.val_option('forward_kwargs'))
             if self.device.type == 'cuda':
                 torch.cuda.synchronize()
             net_seconds += time.perf_counter() - start
@@ -157,7 +166,7 @@ class FaceTestModel(BaseModel):
             'results_folder': _absolute(image_folder),
             'num_images': count,
             'input_size': self.input_size,
-            'batch_size': self.opt['val'].get('batch_size', 1),
+            'batch_size': self.val_option('batch_size'),
             'precision': self.net_g.precision,
             'channels_last': self.net_g.channels_last,
             'device': torch.cuda.get_device_name() if self.device.type == 'cuda' else f'cpu ({os.cpu_count()} cores, '

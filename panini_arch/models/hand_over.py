@@ -1,12 +1,20 @@
-"""What the models do with a batch before the networks see it, on the model's device.
+"""The hand-over between dataset and model: what a batch becomes on the model's device.
 
-The datasets hand over either normalised float32 images (BasicSR's habit), uint8 RGB pixels with the
-``mean``/``std`` to normalise them by (``output_dtype: uint8``: 4x fewer bytes from the DataLoader
-workers), or, with ``degrade_on_device``, uint8 HQ faces plus the Eq. 10 parameters and noise seeds, so
-the degradation itself runs here, batched (``panini_arch/data/degradation_torch.py``). Used by
-``PaniniModel`` and ``UDRLModel``.
+The datasets hand over one of three forms, and the batch itself says which:
+
+* float32: normalised images (BasicSR's habit), moved as they are;
+* uint8: RGB pixels with the ``mean``/``std`` to normalise them by (``output_dtype: uint8``: 4x fewer bytes
+  from the DataLoader workers), normalised here after the transfer (:func:`model_input`);
+* HQ: a dataset with ``degrade_on_device: true`` hands over uint8 HQ faces plus the Eq. 10 parameters and
+  noise seeds (``deg_seed``), and the degradation itself runs here, batched
+  (``panini_arch/data/degradation_torch.py``, :func:`degrade_on_device`).
+
+:func:`panini_pair` (``PaniniModel``: ``lq``, ``gt``) and :func:`udrl_pair` (``UDRLModel``: ``query``,
+``key``) are the whole hand-over of each model's ``feed_data``; :func:`log_hand_over` says at start-up when
+the degradation runs on the model's device.
 """
 import torch
+from basicsr.utils import get_root_logger
 
 from ..data.degradation_torch import degrade_batch
 
@@ -57,14 +65,38 @@ def degrade_on_device(data, hq, params, seeds, device):
     return normalise_uint8(pixels, data['mean'][0].to(device), data['std'][0].to(device))
 
 
-def degrades_here(data, on_device):
-    """True when ``data`` holds HQ faces and noise seeds (a ``degrade_on_device`` dataset) to degrade here.
-
-    Raises:
-        ValueError: such a batch while ``train.degrade_on_device`` (``on_device``) is false.
-    """
-    if 'deg_seed' in data and not on_device:
-        raise ValueError('The batch holds HQ faces to degrade (its dataset has degrade_on_device: true) but '
-                         'train.degrade_on_device is false; set train.degrade_on_device: true (panini_arch/train.py '
-                         'copies it into datasets.train).')
+def degrades_here(data):
+    """True when ``data`` holds HQ faces and noise seeds (a ``degrade_on_device`` dataset) to degrade here."""
     return 'deg_seed' in data
+
+
+def panini_pair(data, device, memory_format=torch.preserve_format):
+    """``(lq, gt)`` of a restoration batch as normalised float32 on ``device`` (``gt`` None when absent).
+
+    ``lq`` (B, 3, in, in) in ``memory_format``, made here from ``gt`` (B, 3, gt, gt) when the batch holds
+    HQ faces; both in the datasets' normalised range ([-1, 1] with mean = std = 0.5).
+    """
+    gt = model_input(data, 'gt', device) if 'gt' in data else None
+    if degrades_here(data):
+        lq = degrade_on_device(data, data['gt'], data['deg_params'], data['deg_seed'][:, 0], device)
+        return lq.contiguous(memory_format=memory_format), gt
+    return model_input(data, 'lq', device, memory_format), gt
+
+
+def udrl_pair(data, device):
+    """``(query, key)`` of a UDRL batch as normalised float32 (B, 3, H, W) on ``device``.
+
+    From HQ faces (``query_hq``, ``key_hq``), both are degraded here with the pair's shared parameters and
+    their own noise seeds (``deg_seed`` (B, 2)).
+    """
+    if degrades_here(data):
+        hq = torch.cat([data['query_hq'], data['key_hq']])
+        seeds = torch.cat([data['deg_seed'][:, 0], data['deg_seed'][:, 1]])
+        return degrade_on_device(data, hq, data['deg_params'].repeat(2, 1), seeds, device).chunk(2)
+    return model_input(data, 'query', device), model_input(data, 'key', device)
+
+
+def log_hand_over(opt, device):
+    """Log, for a model being built, when its train dataset hands over HQ faces to degrade on ``device``."""
+    if ((opt.get('datasets') or {}).get('train') or {}).get('degrade_on_device'):
+        get_root_logger().info(f'datasets.train.degrade_on_device: Eq. 10 runs in feed_data on {device}.')

@@ -10,7 +10,12 @@ models when they are built. Every problem found is listed in one
   ``UDRLModel``, ``FaceTestModel``; any ``network_*`` is a network);
 * unknown keys fail in this package's dataset sections (``PaniniDegradationDataset``,
   ``UDRLPairDataset``, ``UDRLValDataset``) and, for ``PaniniModel``/``UDRLModel``,
-  in ``train:`` (where BasicSR would ignore them);
+  in ``train:`` (where BasicSR would ignore them). What each class reads, with its defaults and
+  ranges, it declares itself (``OPTIONS`` of a dataset, ``TRAIN_OPTIONS``/``VAL_OPTIONS`` of a model:
+  :mod:`panini_arch.utils.option_spec`); the check finds the class through BasicSR's registries.
+  BasicSR's own classes cannot declare theirs, so their options are declared here;
+* ``train.degrade_on_device`` (the place of older options files) is an error naming its new
+  place, ``datasets.train.degrade_on_device``;
 * numbers must be numbers: ``lr: 1e-4`` is the *string* '1e-4' in YAML 1.1 (an
   exponent needs a dot: ``1.0e-4``, or ``!!float 1e-4``), ``ema_decay: 'high'`` is no
   number; counts and sizes must be positive integers, rates in their ranges;
@@ -26,59 +31,38 @@ import math
 import os
 
 import torch
+from basicsr.utils.registry import DATASET_REGISTRY, MODEL_REGISTRY
 
-from ..data.degradation import DEFAULT_RANGES
 from ..utils.image_io import IMAGE_EXTENSIONS
+from ..utils.option_spec import Option
+from .base_model import PaniniBaseModel
 
 
 class OptionError(ValueError):
     """Options that would fail (or silently do the wrong thing); the message lists every problem."""
 
 
-# Keys BasicSR itself reads (or writes) in any dataset section.
-LOADER_KEYS = {'name', 'type', 'phase', 'scale', 'batch_size_per_gpu', 'num_worker_per_gpu', 'dataset_enlarge_ratio',
-               'use_shuffle', 'prefetch_mode', 'pin_memory', 'persistent_workers', 'num_prefetch_queue'}
-FACE_SOURCE_KEYS = {'dataroot_gt', 'meta_info', 'io_backend', 'gt_size', 'mean', 'std', 'strict', 'output_dtype'}
-DEGRADATION_KEYS = {'use_hflip', 'deterministic', 'seed', 'blur_kernel_size', 'degrade_on_device', *DEFAULT_RANGES}
-DATASET_KEYS = {
-    'PaniniDegradationDataset': LOADER_KEYS | FACE_SOURCE_KEYS | DEGRADATION_KEYS | {'in_size', 'lq_mode'},
-    'UDRLPairDataset': LOADER_KEYS | FACE_SOURCE_KEYS | DEGRADATION_KEYS | {'in_size'},
-    'UDRLValDataset': LOADER_KEYS | FACE_SOURCE_KEYS | DEGRADATION_KEYS | {'in_size', 'num_degradations', 'num_faces'},
+# The package's classes declare their options (``OPTIONS`` of a dataset, ``TRAIN_OPTIONS`` of a model) and are
+# found through the registries. BasicSR's classes cannot, so their options are declared here: the keys its
+# loader reads in any dataset section, its schedule in train:, its optimizers and schedulers.
+LOADER_OPTIONS = {
+    'name': Option(), 'type': Option(), 'phase': Option(), 'scale': Option(), 'use_shuffle': Option(),
+    'prefetch_mode': Option(), 'pin_memory': Option(), 'persistent_workers': Option(), 'num_prefetch_queue': Option(),
+    'batch_size_per_gpu': Option(None, 'int', 1),
+    'num_worker_per_gpu': Option(None, 'int', 0),
+    'dataset_enlarge_ratio': Option(None, 'float', 0, low_open=True),
 }
-SCHEDULE_KEYS = {'optim_g', 'scheduler', 'total_iter', 'warmup_iter', 'degrade_on_device'}
-TRAIN_KEYS = {
-    'PaniniModel': SCHEDULE_KEYS | {'optim_d', 'ema_decay', 'pixel_opt', 'perceptual_opt', 'gan_opt', 'net_d_iters',
-                                    'net_d_init_iters', 'r1_reg_weight', 'net_d_reg_every', 'max_nonfinite_steps',
-                                    'use_amp', 'amp_dtype', 'channels_last'},
-    'UDRLModel': SCHEDULE_KEYS | {'moco_m', 'queue_size', 'temperature', 'bn_splits'},
-}
-# (key, integer, low, high, low open, high open) of numbers anywhere in train: and dataset sections.
-TRAIN_NUMBERS = (
-    ('total_iter', True, 1, None, False, False),
-    ('warmup_iter', True, -1, None, False, False),
-    ('ema_decay', False, 0, 1, False, False),
-    ('moco_m', False, 0, 1, False, True),
-    ('queue_size', True, 1, None, False, False),
-    ('temperature', False, 0, None, True, False),
-    ('bn_splits', True, 1, None, False, False),
-    ('net_d_iters', True, 1, None, False, False),
-    ('net_d_init_iters', True, 0, None, False, False),
-    ('r1_reg_weight', False, 0, None, False, False),
-    ('net_d_reg_every', True, 1, None, False, False),
-    ('max_nonfinite_steps', True, 1, None, False, False),
-)
-OPTIMIZER_NUMBERS = (('lr', False, 0, None, True, False), ('weight_decay', False, 0, None, False, False),
-                     ('momentum', False, 0, 1, False, False), ('eps', False, 0, None, True, False))
-SCHEDULER_NUMBERS = (('eta_min', False, 0, None, False, False), ('gamma', False, 0, None, True, False))
-DATASET_NUMBERS = (
-    ('batch_size_per_gpu', True, 1, None, False, False),
-    ('num_worker_per_gpu', True, 0, None, False, False),
-    ('dataset_enlarge_ratio', False, 0, None, True, False),
-    ('gt_size', True, 1, None, False, False),
-    ('in_size', True, 1, None, False, False),
-    ('num_degradations', True, 1, None, False, False),
-    ('num_faces', True, 1, None, False, False),
-)
+BASICSR_DATASET_OPTIONS = {'gt_size': Option(None, 'int', 1)}  # read by BasicSR's paired datasets
+SCHEDULE_OPTIONS = {'optim_g': Option(), 'scheduler': Option(), 'total_iter': Option(None, 'int', 1),
+                    'warmup_iter': Option(None, 'int', -1)}
+BASICSR_TRAIN_OPTIONS = {'ema_decay': Option(None, 'float', 0, 1)}  # read by BasicSR's SRModel
+# Options that moved out of train:, with their new place.
+MOVED_TRAIN_KEYS = {
+    'degrade_on_device': 'datasets.train.degrade_on_device (a dataset option: that dataset hands over HQ faces '
+                         'and the model degrades every batch holding them)'}
+OPTIMIZER_OPTIONS = {'lr': Option(None, 'float', 0, low_open=True), 'weight_decay': Option(None, 'float', 0),
+                     'momentum': Option(None, 'float', 0, 1), 'eps': Option(None, 'float', 0, low_open=True)}
+SCHEDULER_OPTIONS = {'eta_min': Option(None, 'float', 0), 'gamma': Option(None, 'float', 0, low_open=True)}
 SCHEDULE_LISTS = ('periods', 'milestones')
 # Top-level sections of this package's models: written in files, then added by BasicSR's parse_options and train.py.
 TOP_KEYS = {'name', 'model_type', 'scale', 'num_gpu', 'manual_seed', 'datasets', 'path', 'train', 'val', 'logger',
@@ -129,9 +113,22 @@ class _Problems(list):
             return False
         return True
 
-    def numbers(self, section, table, path):
-        for key, *spec in table:
-            self.number(section, key, path, *spec)
+    def numbers(self, section, options, path):
+        """Check the numbers of ``section`` that ``options`` (key -> :class:`Option`) declares."""
+        for key, spec in options.items():
+            if spec.kind is not None:
+                self.number(section, key, path, spec.kind == 'int', spec.low, spec.high, spec.low_open, spec.high_open)
+
+
+def registered(registry, name):
+    """The class ``registry`` holds under ``name`` (None when there is none)."""
+    return registry.get(name) if isinstance(name, str) and name in registry else None
+
+
+def package_model(opt):
+    """The class of ``opt['model_type']`` when it is one of the package's models (None otherwise)."""
+    model = registered(MODEL_REGISTRY, opt.get('model_type'))
+    return model if isinstance(model, type) and issubclass(model, PaniniBaseModel) else None
 
 
 def _raise(problems, what='options'):
@@ -143,10 +140,10 @@ def _check_dataset(problems, dataset, path):
     if not isinstance(dataset, dict):
         problems.append(f'{path}: must be a mapping of dataset options, got {dataset!r}')
         return
-    known = DATASET_KEYS.get(dataset.get('type'))
-    if known is not None:
-        problems.unknown(dataset, known, path)
-    problems.numbers(dataset, DATASET_NUMBERS, path)
+    declared = getattr(registered(DATASET_REGISTRY, dataset.get('type')), 'OPTIONS', None)
+    if declared is not None:
+        problems.unknown(dataset, LOADER_OPTIONS.keys() | declared.keys(), path)
+    problems.numbers(dataset, {**LOADER_OPTIONS, **(BASICSR_DATASET_OPTIONS if declared is None else declared)}, path)
     if dataset.get('type') == 'PairedImageDataset':
         _check_pairs(problems, dataset, path)
     elif dataset.get('type') == 'SingleImageDataset' and (dataset.get('io_backend') or {}).get('type') == 'disk' \
@@ -192,16 +189,20 @@ def _check_train(problems, opt):
     if not isinstance(train, dict):
         problems.append(f'train: must be a mapping of training options, got {train!r}')
         return
-    known = TRAIN_KEYS.get(opt.get('model_type'))
-    if known is not None:
-        problems.unknown(train, known, 'train')
-    problems.numbers(train, TRAIN_NUMBERS, 'train')
+    for key in MOVED_TRAIN_KEYS.keys() & train.keys():
+        problems.append(f'train.{key}: moved to {MOVED_TRAIN_KEYS[key]}')
+    model = package_model(opt)
+    declared = model.TRAIN_OPTIONS if model else None
+    if declared is not None:
+        known = SCHEDULE_OPTIONS.keys() | declared.keys()
+        problems.unknown([key for key in train if key not in MOVED_TRAIN_KEYS], known, 'train')
+    problems.numbers(train, {**SCHEDULE_OPTIONS, **(BASICSR_TRAIN_OPTIONS if declared is None else declared)}, 'train')
     for key, section in train.items():
         if not isinstance(section, dict):
             continue
         path = f'train.{key}'
         if key.startswith('optim_'):
-            problems.numbers(section, OPTIMIZER_NUMBERS, path)
+            problems.numbers(section, OPTIMIZER_OPTIONS, path)
             betas = section.get('betas')
             if betas is not None and (not isinstance(betas, (list, tuple)) or len(betas) != 2):
                 problems.append(f'{path}.betas: must be two numbers in [0, 1), got {betas!r}')
@@ -209,7 +210,7 @@ def _check_train(problems, opt):
                 for i, beta in enumerate(betas):
                     problems.value(beta, f'{path}.betas[{i}]', low=0, high=1, high_open=True)
         elif key == 'scheduler':
-            problems.numbers(section, SCHEDULER_NUMBERS, path)
+            problems.numbers(section, SCHEDULER_OPTIONS, path)
             periods = section.get('periods')
             total = train.get('total_iter')
             if section.get('type') == 'CosineAnnealingRestartLR' and isinstance(periods, (list, tuple)) \
@@ -233,7 +234,8 @@ def check_options(opt, source=None):
     """Raise :class:`OptionError` listing every problem of a parsed BasicSR options dict (see the module);
     ``source`` (the file) is named in the message."""
     problems = _Problems()
-    if opt.get('model_type') in TRAIN_KEYS or opt.get('model_type') == 'FaceTestModel':
+    model = package_model(opt)
+    if model:
         problems.unknown([key for key in opt if not str(key).startswith(NETWORK_PREFIX)], TOP_KEYS, '')
     num_gpu = opt.get('num_gpu', 0)
     if num_gpu != 'auto' and problems.value(num_gpu, 'num_gpu', integer=True, low=0) and num_gpu > 0 \
@@ -251,12 +253,8 @@ def check_options(opt, source=None):
         problems.number(opt.get('logger') or {}, 'print_freq', 'logger', integer=True, low=1)
         problems.number(opt.get('logger') or {}, 'save_checkpoint_freq', 'logger', integer=True, low=1)
         problems.number(opt.get('val') or {}, 'val_freq', 'val', low=1)
-    if opt.get('model_type') == 'FaceTestModel':
-        val = opt.get('val') or {}
-        problems.number(val, 'input_size', 'val', integer=True, low=1)
-        problems.number(val, 'batch_size', 'val', integer=True, low=1)
-        problems.number(val, 'num_workers', 'val', integer=True, low=0)
-        problems.number(val, 'output_size', 'val', integer=True, low=1)
+    if model:
+        problems.numbers(opt.get('val') or {}, model.VAL_OPTIONS, 'val')
     _raise(problems, f'options in {source}' if source else 'options')
 
 

@@ -10,14 +10,15 @@ from basicsr.archs import build_network
 from basicsr.losses import build_loss
 from basicsr.losses.gan_loss import r1_penalty
 from basicsr.metrics import calculate_metric
-from basicsr.models.base_model import BaseModel
 from basicsr.utils import get_root_logger, imwrite, tensor2img
 from basicsr.utils.registry import MODEL_REGISTRY
 
 from ..archs.arch_util import set_memory_format
 from ..archs.official_convert import state_dict_for
+from ..utils.option_spec import Option
 from ..utils.weights import load_weights
-from .hand_over import degrade_on_device, degrades_here, model_input
+from .base_model import PaniniBaseModel
+from .hand_over import log_hand_over, panini_pair
 from .option_checks import check_options
 from .train_checks import CHECKPOINT_SOURCE, DISCRIMINATOR_SOURCE, NonFiniteGuard, check_weight_files
 
@@ -25,44 +26,52 @@ AMP_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
 
 
 @MODEL_REGISTRY.register()
-class PaniniModel(BaseModel):
+class PaniniModel(PaniniBaseModel):
     """Restores ``lq`` (B, 3, in, in) to ``output`` (B, 3, out, out); images are in [-1, 1].
 
-    Options beyond BasicSR's usual ones (all under ``train``):
-        ema_decay (float): decay of ``net_g_ema`` (0.999).
+    Options beyond BasicSR's usual ones (all under ``train``; defaults and ranges in :attr:`TRAIN_OPTIONS`):
+        ema_decay (float): decay of ``net_g_ema``.
         net_d_iters, net_d_init_iters (int): update G every ``net_d_iters``
             iterations and only after ``net_d_init_iters``; D every iteration.
         r1_reg_weight (float), net_d_reg_every (int): lazy R1 penalty on D (off when 0).
         max_nonfinite_steps (int): a NaN/inf loss skips that net's update (and
-            the EMA for G); this many iterations in a row stop training (5).
+            the EMA for G); this many iterations in a row stop training.
         use_amp (bool), amp_dtype ('bf16' | 'fp16'): autocast the networks;
             fp16 needs CUDA and uses a GradScaler.
         channels_last (bool): NHWC memory format for net_g, the VGG and ``lq`` (D stays NCHW).
-        degrade_on_device (bool): the train dataset hands over uint8 HQ faces, Eq. 10 parameters and
-            noise seeds, and ``feed_data`` degrades them on this model's device (False).
 
     Batches: ``lq``, ``gt`` float32 in [-1, 1], or uint8 with ``mean``/``std`` (normalised here), or
-    with ``degrade_on_device`` uint8 ``gt`` + ``deg_params``, ``deg_seed`` (``lq`` made here).
+    from a dataset with ``degrade_on_device`` uint8 ``gt`` + ``deg_params``, ``deg_seed`` (``lq`` made here on the
+    model's device); :mod:`~panini_arch.models.hand_over` turns each form into the float32 tensors.
 
     Weight files: ``network_g.stylegan_path``/``dre_path`` (read by PaniniNet),
     ``path.pretrain_network_d`` (key ``param_key_d``, 'params'),
     ``path.pretrain_network_g`` (keys 'params' and 'params_ema'),
     ``train.perceptual_opt.vgg_path``. All are checked before anything is built.
 
-    Atomic checkpoints, random states in the training state and exact resume come
-    from :mod:`panini_arch.trainer` (imported by ``panini_arch/train.py`` and the
-    options files' plugin tag); without it :meth:`save` uses BasicSR's own writers.
+    Atomic checkpoints, random states in the training state and exact resume come from
+    :class:`~panini_arch.models.base_model.PaniniBaseModel`.
     """
+
+    TRAIN_OPTIONS = {
+        'optim_d': Option(), 'pixel_opt': Option(), 'perceptual_opt': Option(), 'gan_opt': Option(),
+        'ema_decay': Option(0.999, 'float', 0, 1),
+        'net_d_iters': Option(1, 'int', 1),
+        'net_d_init_iters': Option(0, 'int', 0),
+        'r1_reg_weight': Option(0, 'float', 0),
+        'net_d_reg_every': Option(16, 'int', 1),
+        'max_nonfinite_steps': Option(5, 'int', 1),
+        'use_amp': Option(False),
+        'amp_dtype': Option('bf16'),
+        'channels_last': Option(False),
+    }
 
     def __init__(self, opt):
         check_options(opt)
         super().__init__(opt)
         check_weight_files(opt)
-        train_opt = opt.get('train') or {}
-        self.channels_last = bool(train_opt.get('channels_last', False))
-        self.degrade_on_device = bool(train_opt.get('degrade_on_device', False))
-        if self.degrade_on_device:
-            get_root_logger().info(f'train.degrade_on_device: Eq. 10 runs in feed_data on {self.device}.')
+        log_hand_over(opt, self.device)
+        self.channels_last = bool(self.train_option('channels_last'))
         self.memory_format = torch.channels_last if self.channels_last else torch.preserve_format
         self.net_g = self.model_to_device(self._build(opt['network_g']))
         self.print_network(self.net_g)
@@ -94,7 +103,7 @@ class PaniniModel(BaseModel):
         self._load_checkpoint(self.net_d, 'path.pretrain_network_d', path_opt.get('pretrain_network_d'),
                               path_opt.get('param_key_d', 'params'), DISCRIMINATOR_SOURCE)
 
-        self.ema_decay = train_opt.get('ema_decay', 0.999)
+        self.ema_decay = self.train_option('ema_decay')
         self.net_g_ema = self._build(self.opt['network_g'])
         if path_opt.get('pretrain_network_g') is None:
             self.update_ema(0)
@@ -110,23 +119,23 @@ class PaniniModel(BaseModel):
             if train_opt.get('perceptual_opt') else None)
         self.cri_gan = build_loss(train_opt['gan_opt']).to(self.device)
 
-        self.net_d_iters = train_opt.get('net_d_iters', 1)
-        self.net_d_init_iters = train_opt.get('net_d_init_iters', 0)
-        self.r1_reg_weight = train_opt.get('r1_reg_weight', 0)
-        self.net_d_reg_every = train_opt.get('net_d_reg_every', 16)
-        self.guard = NonFiniteGuard(train_opt.get('max_nonfinite_steps', 5), self.opt['dist'])
-        self._setup_amp(train_opt)
+        self.net_d_iters = self.train_option('net_d_iters')
+        self.net_d_init_iters = self.train_option('net_d_init_iters')
+        self.r1_reg_weight = self.train_option('r1_reg_weight')
+        self.net_d_reg_every = self.train_option('net_d_reg_every')
+        self.guard = NonFiniteGuard(self.train_option('max_nonfinite_steps'), self.opt['dist'])
+        self._setup_amp()
 
         self.net_g.train()
         self.net_d.train()
         self.setup_optimizers()
         self.setup_schedulers()
 
-    def _setup_amp(self, train_opt):
-        amp_name = train_opt.get('amp_dtype', 'bf16')
+    def _setup_amp(self):
+        amp_name = self.train_option('amp_dtype')
         if amp_name not in AMP_DTYPES:
             raise ValueError(f"train.amp_dtype must be one of {sorted(AMP_DTYPES)}, got {amp_name!r}")
-        self.use_amp = bool(train_opt.get('use_amp', False))
+        self.use_amp = bool(self.train_option('use_amp'))
         self.amp_dtype = AMP_DTYPES[amp_name]
         use_fp16 = self.use_amp and amp_name == 'fp16'
         if use_fp16 and self.device.type != 'cuda':
@@ -151,13 +160,10 @@ class PaniniModel(BaseModel):
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
     def feed_data(self, data):
-        if 'gt' in data:
-            self.gt = model_input(data, 'gt', self.device)
-        if degrades_here(data, self.degrade_on_device):
-            lq = degrade_on_device(data, data['gt'], data['deg_params'], data['deg_seed'][:, 0], self.device)
-            self.lq = lq.contiguous(memory_format=self.memory_format)
-        else:
-            self.lq = model_input(data, 'lq', self.device, self.memory_format)
+        """``lq`` and ``gt`` of the batch on this device (:func:`~.hand_over.panini_pair`)."""
+        self.lq, gt = panini_pair(data, self.device, self.memory_format)
+        if gt is not None:
+            self.gt = gt
 
     def optimize_parameters(self, current_iter):
         """One iteration: G step (when due) then D step; non-finite losses skip their update."""

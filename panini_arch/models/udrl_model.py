@@ -13,12 +13,12 @@ from torch.nn import functional as F
 
 from basicsr.archs import build_network
 from basicsr.metrics import calculate_metric
-from basicsr.models.base_model import BaseModel
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 
-from ..utils.safe_load import load_network
-from .hand_over import degrade_on_device, degrades_here, model_input
+from ..utils.option_spec import Option
+from .base_model import PaniniBaseModel
+from .hand_over import log_hand_over, model_input, udrl_pair
 from .option_checks import check_options
 
 
@@ -53,45 +53,47 @@ def gather_all(tensor):
 
 
 @MODEL_REGISTRY.register()
-class UDRLModel(BaseModel):
+class UDRLModel(PaniniBaseModel):
     """MoCo (v2 style) model that trains a ``DRE(with_head=True)``.
 
     Networks: ``net_g`` is the query encoder, trained by SGD; ``net_k`` is the
     key encoder, an exponential moving average of ``net_g`` (momentum ``m``).
 
-    Options under ``train``:
-        moco_m (float): key encoder momentum (0.999).
-        queue_size (int): K, number of queued negative keys (65536).
-        temperature (float): T of InfoNCE (0.07; MoCo v2 uses 0.2).
-        bn_splits (int): batch-norm groups per process (1). Query i is
+    Options under ``train`` (defaults and ranges in :attr:`TRAIN_OPTIONS`):
+        moco_m (float): key encoder momentum.
+        queue_size (int): K, number of queued negative keys.
+        temperature (float): T of InfoNCE (MoCo v2 uses 0.2).
+        bn_splits (int): batch-norm groups per process. Query i is
             normalised with the statistics of its own group, key i with those of
             a group drawn from a random permutation of the global batch (all
             processes), so batch statistics cannot mark the positive pair. With
             several processes each process is one group already (MoCo's
             shuffle-BN); in a single process set ``bn_splits >= 2`` to get the
             same effect. The local batch must divide by ``bn_splits``.
-        degrade_on_device (bool): the pair dataset hands over the two uint8 HQ faces, the shared Eq. 10
-            parameters and two noise seeds, and ``feed_data`` degrades both faces here (False).
         optim_g: ``{type: SGD | Adam, lr, ...}``; scheduler: as in BasicSR.
 
-    Data (``feed_data``): ``query``, ``key`` (B, 3, H, W) in [-1, 1] (or uint8
-    with ``mean``/``std``; or, with ``degrade_on_device``, ``query_hq``/``key_hq``
-    degraded here), and ``deg_params`` (B, 4), kept as ``self.deg_params`` for analyses (the loss
-    needs no labels). Logged: ``l_infonce`` and ``acc_top1`` (fraction of
+    Data (``feed_data``): ``query``, ``key`` (B, 3, H, W) in [-1, 1] (or uint8 with ``mean``/``std``; or,
+    from a dataset with ``degrade_on_device``, ``query_hq``/``key_hq`` and two noise seeds, both degraded
+    here: :func:`~.hand_over.udrl_pair`), and ``deg_params`` (B, 4), kept as ``self.deg_params`` for
+    analyses (the loss needs no labels). Logged: ``l_infonce`` and ``acc_top1`` (fraction of
     queries whose positive key has the largest logit).
 
-    Needs the trainer fixes (``import panini_arch.trainer``, done by
-    ``panini_arch/train.py`` and the options files' plugin tag):
-    :meth:`training_state` extends ``BaseModel.training_state``, which exists
-    only once :mod:`panini_arch.trainer` has added it to BasicSR's ``BaseModel``.
+    :meth:`training_state` extends :meth:`PaniniBaseModel.training_state` (random states included) with
+    the MoCo key encoder and queue; ``path.pretrain_network_g`` is read weights-only
+    (:meth:`PaniniBaseModel.load_network`).
     """
+
+    TRAIN_OPTIONS = {
+        'moco_m': Option(0.999, 'float', 0, 1, high_open=True),
+        'queue_size': Option(65536, 'int', 1),
+        'temperature': Option(0.07, 'float', 0, low_open=True),
+        'bn_splits': Option(1, 'int', 1),
+    }
 
     def __init__(self, opt):
         check_options(opt)
         super().__init__(opt)
-        self.degrade_on_device = bool((opt.get('train') or {}).get('degrade_on_device', False))
-        if self.degrade_on_device:
-            get_root_logger().info(f'train.degrade_on_device: Eq. 10 runs in feed_data on {self.device}.')
+        log_hand_over(opt, self.device)
         self.net_g = build_network(opt['network_g'])
         if self.get_bare_model(self.net_g).head is None:
             raise ValueError('UDRLModel needs network_g with with_head: true (the MoCo projection head).')
@@ -106,14 +108,11 @@ class UDRLModel(BaseModel):
         if self.is_train:
             self.init_training_settings()
 
-    load_network = load_network  # weights only: path.pretrain_network_g may come from anywhere
-
     def init_training_settings(self):
-        train_opt = self.opt['train']
-        self.moco_m = train_opt.get('moco_m', 0.999)
-        self.queue_size = train_opt.get('queue_size', 65536)
-        self.temperature = train_opt.get('temperature', 0.07)
-        self.bn_splits = train_opt.get('bn_splits', 1)
+        self.moco_m = self.train_option('moco_m')
+        self.queue_size = self.train_option('queue_size')
+        self.temperature = self.train_option('temperature')
+        self.bn_splits = self.train_option('bn_splits')
         self.net_g.train()
 
         # copied after DDP wrapping, which broadcast rank 0's weights
@@ -146,14 +145,7 @@ class UDRLModel(BaseModel):
         return super().get_optimizer(optim_type, params, lr, **kwargs)
 
     def feed_data(self, data):
-        if degrades_here(data, self.degrade_on_device):
-            hq = torch.cat([data['query_hq'], data['key_hq']])
-            seeds = torch.cat([data['deg_seed'][:, 0], data['deg_seed'][:, 1]])
-            pairs = degrade_on_device(data, hq, data['deg_params'].repeat(2, 1), seeds, self.device)
-            self.query, self.key = pairs.chunk(2)
-        else:
-            self.query = model_input(data, 'query', self.device)
-            self.key = model_input(data, 'key', self.device)
+        self.query, self.key = udrl_pair(data, self.device)
         self.deg_params = data['deg_params'].to(self.device)
         if self.query.shape[0] % self.bn_splits:
             raise ValueError(f'batch size {self.query.shape[0]} does not divide by bn_splits={self.bn_splits}')
@@ -312,15 +304,12 @@ class UDRLModel(BaseModel):
         self.queue_ptr = int(state['queue_ptr'])
 
     def training_state(self, epoch, current_iter):
-        """The trainer's state (optimizers, schedulers, random states) plus ``moco``.
-
-        ``super().training_state`` is the hook :mod:`panini_arch.trainer` grafts onto BasicSR's ``BaseModel``.
-        """
+        """The base model's state (optimizers, schedulers, random states) plus ``moco``."""
         state = super().training_state(epoch, current_iter)
         state['moco'] = self.moco_state()
         return state
 
     def resume_training(self, resume_state):
-        """Optimizers and schedulers (BasicSR), then key encoder, queue and pointer."""
+        """Optimizers and schedulers (:class:`PaniniBaseModel`), then key encoder, queue and pointer."""
         super().resume_training(resume_state)
         self.load_moco_state(resume_state['moco'])

@@ -1,20 +1,9 @@
-"""Checkpoints and training states for BasicSR's trainer: atomic, weights-only, exact to resume.
+"""Which training state BasicSR's trainer resumes from, and the sampler and validation that make resume exact.
 
-``panini_arch.trainer.patches`` installs these in place of BasicSR 1.4.2's own:
+``panini_arch.trainer.patches`` installs these in place of BasicSR 1.4.2's own; what a model writes
+(atomic, checksummed checkpoints and states holding the random states) and how it reads a state back
+are methods of :class:`panini_arch.models.base_model.PaniniBaseModel`.
 
-* :func:`save_network` / :func:`save_training_state` write through
-  :func:`panini_arch.utils.atomic.atomic_save` (temporary file in the same folder, then ``os.replace``),
-  keeping BasicSR's three tries and warnings, and a SHA-256 beside each file
-  (``<file>.sha256``) that :func:`panini_arch.utils.safe_load.load_torch_file`
-  checks, so a bit flip or a partial copy is detected. The same objects give the
-  same bytes: the zip records are named ``archive/...``, never after the
-  temporary file. A save that still fails after three tries (disk full) stops
-  training with :class:`CheckpointSaveError`; BasicSR logs "Just ignore it" and
-  goes on, writing training states whose weights are missing. The networks are
-  saved before the state, and the state lists them (``networks``), so a state
-  is never newer than its weights. The state also holds the
-  random-number states (``rng``). Weights that are no longer finite are never
-  written (:class:`NonFiniteWeightsError`), so the last good files stay the newest.
 * :func:`claim_and_load_resume_state` (BasicSR's ``load_resume_state`` in ``basicsr.train``) first takes
   the run folder's lock (:mod:`.run_folder`), then :func:`load_resume_state` loads on the model's device (CPU without a GPU)
   with ``weights_only=True``. ``--auto_resume`` takes the newest complete
@@ -24,11 +13,6 @@
   ``.sha256`` is unverified: it is used only when it loads fully and its tensors
   are finite, with a warning. An explicit ``path.resume_state`` that cannot be
   read, or holds NaN or inf, stops with a message naming it.
-* :func:`resume_training` (BasicSR's ``BaseModel.resume_training``) keeps the
-  schedule of the options (``periods``, ``milestones``, restart weights, ...)
-  and takes only the position and learning rates from the state, so a finished
-  run extended with a larger ``total_iter`` and ``periods`` goes on with the new
-  schedule (BasicSR restores the old one and fails past its end); the change is logged.
 * :class:`ResumableSampler` (BasicSR's ``EnlargedSampler``) skips, in the
   epoch a run resumes in, the batches trained on before the state was saved
   (BasicSR restarts that epoch from its first batch) and, in a single-process
@@ -45,127 +29,21 @@ torch), so loading a state file never runs code from it.
 import collections
 import functools
 import os
-import random
-import time
-from collections import OrderedDict
 
-import numpy as np
 import torch
 from basicsr.data.data_sampler import EnlargedSampler
 from basicsr.utils import check_resume, get_root_logger
-from basicsr.utils.dist_util import get_dist_info, master_only
+from basicsr.utils.dist_util import get_dist_info
 
-from ..utils.atomic import atomic_save
+from ..models.base_model import TrainingStateError, rng_state, set_rng_state
 from ..utils.safe_load import (ChecksumError, NonFiniteWeightsError, UnsafeWeightsError, check_finite, checksum_path,
-                               has_checksum, load_torch_file, non_finite_keys, verify_checksum)
+                               has_checksum, load_torch_file, verify_checksum)
 from .run_folder import claim_run_folder
 
 STATE_KEYS = ('epoch', 'iter', 'optimizers', 'schedulers')
-SAVE_TRIES = 3
-RETRY_DELAY_S = 1
 
 if hasattr(torch.serialization, 'add_safe_globals'):
     torch.serialization.add_safe_globals([collections.Counter])
-
-
-class TrainingStateError(RuntimeError):
-    """A training state file that cannot be resumed from."""
-
-
-class CheckpointSaveError(RuntimeError):
-    """A checkpoint or training state could not be written (disk full, folder gone); training stops."""
-
-
-def _save_with_retry(obj, path, what):
-    """:func:`atomic_save` with BasicSR's three tries and warnings; :class:`CheckpointSaveError` if all fail."""
-    logger = get_root_logger()
-    for remaining in reversed(range(SAVE_TRIES)):
-        try:
-            atomic_save(obj, path)
-            return
-        except Exception as error:
-            logger.warning(f'Save {what} error: {error}, remaining retry times: {remaining}')
-            if not remaining:
-                raise CheckpointSaveError(
-                    f'Cannot save the {what} {path} after {SAVE_TRIES} tries ({error}). Training stopped so that no '
-                    'training state is newer than its weights; free space (or fix the folder), then continue with '
-                    '--auto_resume, which resumes from the newest complete checkpoint.') from error
-            time.sleep(RETRY_DELAY_S)
-
-
-def rng_state():
-    """Python, NumPy, torch (and CUDA) global random states, in weights-only-loadable types."""
-    numpy_state = np.random.get_state(legacy=False)
-    state = {
-        'python': random.getstate(),
-        'numpy_key': torch.from_numpy(numpy_state['state']['key'].astype(np.int64)),
-        'numpy_pos': numpy_state['state']['pos'],
-        'numpy_gauss': (numpy_state['has_gauss'], numpy_state['gauss']),
-        'torch': torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state['cuda'] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state):
-    """Restore what :func:`rng_state` returned (CUDA states only onto as many devices)."""
-    random.setstate(state['python'])
-    has_gauss, gauss = state['numpy_gauss']
-    key = state['numpy_key'].cpu().numpy().astype(np.uint32)
-    np.random.set_state(('MT19937', key, state['numpy_pos'], has_gauss, gauss))
-    torch.set_rng_state(state['torch'].cpu())
-    if 'cuda' in state and torch.cuda.is_available() and len(state['cuda']) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all([s.cpu() for s in state['cuda']])
-
-
-@master_only
-def save_network(self, net, net_label, current_iter, param_key='params'):
-    """Save ``{param_key: state_dict}`` (CPU tensors, no ``module.`` prefix) atomically."""
-    label = 'latest' if current_iter == -1 else current_iter
-    save_path = os.path.join(self.opt['path']['models'], f'{net_label}_{label}.pth')
-    nets = net if isinstance(net, list) else [net]
-    param_keys = param_key if isinstance(param_key, list) else [param_key]
-    assert len(nets) == len(param_keys), 'The lengths of net and param_key should be the same.'
-    save_dict = {}
-    for net_, key in zip(nets, param_keys):
-        state_dict = self.get_bare_model(net_).state_dict()
-        save_dict[key] = OrderedDict((k[7:] if k.startswith('module.') else k, v.cpu()) for k, v in state_dict.items())
-        bad = non_finite_keys(save_dict[key])
-        if bad:
-            raise NonFiniteWeightsError(
-                f'{net_label} ({key}) at iteration {current_iter} has NaN/inf weights in {len(bad)} tensor(s) '
-                f'({", ".join(bad[:3])}{", ..." if len(bad) > 3 else ""}): not saved, so the last good checkpoint '
-                f'stays the newest. Resume it with --auto_resume after lowering the learning rate or turning off fp16.')
-    _save_with_retry(save_dict, save_path, 'model')
-    if isinstance(current_iter, int) and current_iter >= 0:  # a numbered save: its training state will list it
-        vars(self).setdefault('saved_networks', {}).setdefault(current_iter, []).append(os.path.basename(save_path))
-
-
-def training_state(self, epoch, current_iter):
-    """BasicSR's state (epoch, iter, optimizers, schedulers) plus ``rng``; models may extend it."""
-    return {
-        'epoch': epoch,
-        'iter': current_iter,
-        'optimizers': [o.state_dict() for o in self.optimizers],
-        'schedulers': [s.state_dict() for s in self.schedulers],
-        'rng': rng_state(),
-    }
-
-
-@master_only
-def save_training_state(self, epoch, current_iter):
-    """Write ``self.training_state(...)`` to ``<iter>.state`` atomically (nothing for ``-1``).
-
-    The state lists (``networks``) the files :func:`save_network` wrote for this iteration, which
-    ``--auto_resume`` requires to be present and intact.
-    """
-    if current_iter == -1:
-        return
-    save_path = os.path.join(self.opt['path']['training_states'], f'{current_iter}.state')
-    state = self.training_state(epoch, current_iter)
-    state['networks'] = sorted(vars(self).get('saved_networks', {}).pop(current_iter, []))
-    _save_with_retry(state, save_path, 'training state')
 
 
 def read_training_state(path, map_location='cpu'):
@@ -328,34 +206,6 @@ def claim_and_load_resume_state(opt):
     """
     claim_run_folder(opt, opt['root_path'])
     return load_resume_state(opt)
-
-
-# Scheduler attributes that are the run's position, taken from the state; every other attribute is the schedule
-# the options describe (periods, milestones, restart weights, eta_min, ...) and is kept as built.
-SCHEDULER_POSITION = ('last_epoch', '_step_count', '_last_lr', 'base_lrs', '_get_lr_called_within_step', 'verbose')
-
-
-def resume_training(self, resume_state):
-    """BasicSR's ``resume_training`` keeping the options' schedule (see the module docstring)."""
-    optimizers, schedulers = resume_state['optimizers'], resume_state['schedulers']
-    if len(optimizers) != len(self.optimizers) or len(schedulers) != len(self.schedulers):
-        raise TrainingStateError(f'The training state holds {len(optimizers)} optimizer(s) and {len(schedulers)} '
-                                 f'scheduler(s), the options build {len(self.optimizers)} and {len(self.schedulers)}')
-    for optimizer, state in zip(self.optimizers, optimizers):
-        optimizer.load_state_dict(state)
-    logger = get_root_logger()
-    for scheduler, state in zip(self.schedulers, schedulers):
-        schedule = {k: v for k, v in vars(scheduler).items() if k not in SCHEDULER_POSITION and k != 'optimizer'}
-        scheduler.load_state_dict(state)
-        changed = {k: (state[k], v) for k, v in schedule.items() if k in state and _differs(state[k], v)}
-        vars(scheduler).update(schedule)
-        if changed:
-            logger.warning('Resuming with the schedule of the options, which differs from the training state: ' +
-                           '; '.join(f'{k} {old} -> {new}' for k, (old, new) in changed.items()))
-
-
-def _differs(a, b):
-    return list(a) != list(b) if isinstance(a, (list, tuple, collections.Counter)) else a != b
 
 
 def keep_rng_state(method):

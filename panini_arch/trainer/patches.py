@@ -9,30 +9,28 @@ attribute that refers to the BasicSR function being replaced.
   overrides); the CUDA device is set from ``LOCAL_RANK`` only when CUDA
   exists; the slurm path is BasicSR's, CPU-safe. BasicSR divides by
   ``torch.cuda.device_count()`` and always asks for nccl.
-* ``BaseModel.model_to_device``: ``DistributedDataParallel`` without
-  ``device_ids`` on CPU.
 * ``parse_options``: ``--local-rank`` accepted as ``--local_rank``; the options
   file read with :class:`panini_arch.utils.safe_load.OptionsLoader` (BasicSR's
   ``ordered_yaml`` loader builds any Python object a file names), then checked
   by :func:`panini_arch.trainer.run_folder.check_output_names` (``name`` is one folder name) and
   :func:`panini_arch.models.option_checks.check_options` before anything is
-  built (``train.degrade_on_device`` is first copied into ``datasets.train``, as BasicSR copies
-  ``scale`` into every dataset, so one switch makes the train dataset hand over HQ faces and the
-  model degrade them); ``create_train_val_dataloader`` refuses a loader that yields no batch.
+  built; ``create_train_val_dataloader`` refuses a loader that yields no batch.
 * ``load_resume_state`` of ``basicsr.train``: a training's rank 0 first takes the run folder's
   lock (:class:`~.run_folder.RunLock`), so BasicSR's own ``train.py`` takes it too.
 * ``mkdir_and_rename`` / ``make_exp_dirs``: only folders directly under ``experiments/``,
   ``tb_logger/`` or ``results/`` are archived or created, the lock kept (:mod:`.run_folder`).
-* ``BaseModel.load_network``: weights only, finite (:func:`panini_arch.utils.safe_load.load_network`).
 * ``paired_paths_from_meta_info_file`` of ``PairedImageDataset``: entries of ``meta_info_file``
   that lead out of ``dataroot_gt``/``dataroot_lq`` are refused by name
   (:func:`panini_arch.utils.entry_paths.check_entries`).
 * ``imfrombytes`` of BasicSR's ``PairedImageDataset`` (the test harness): colour
   images through :func:`panini_arch.utils.image_io.decode_image`, so float and
   16-bit files are scaled, and truncated or animated ones refused, as everywhere.
-* checkpoints, training states, resume (:mod:`panini_arch.trainer.checkpoint`):
-  ``BaseModel.save_network`` / ``save_training_state`` / ``training_state``,
+* which state a run resumes from (:mod:`panini_arch.trainer.checkpoint`):
   ``load_resume_state``, ``EnlargedSampler`` and RNG-neutral validation.
+* BasicSR's own models (``SRModel``, ...): :func:`apply_to_basicsr_models` gives BasicSR's
+  ``BaseModel`` the device placement, loading, checkpoints and resume of
+  :class:`panini_arch.models.base_model.PaniniBaseModel` (which the package's models inherit), when
+  the options' ``model_type`` is not one of the package's models (:func:`use_package_base_model`).
 
 BasicSR's LMDB back-end opens stores read-only after a size check
 (:mod:`panini_arch.data.lmdb_store`). ``--force_yml`` takes literal values only, and a BasicSR ``parse_options`` running when the
@@ -52,7 +50,6 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from torch.nn.parallel import DataParallel, DistributedDataParallel
 
 import basicsr.data.data_sampler as _data_sampler
 import basicsr.data.paired_image_dataset as _paired_dataset
@@ -61,15 +58,16 @@ import basicsr.utils.dist_util as _dist_util
 import basicsr.utils.misc as _misc
 import basicsr.utils.options as _options
 from basicsr.models import build_model as _basicsr_build_model
+from basicsr.utils.registry import MODEL_REGISTRY
 
 from ..data import lmdb_store
-from ..models.option_checks import check_options, check_train_loader
+from ..models.base_model import PaniniBaseModel
+from ..models.option_checks import check_options, check_train_loader, registered
 from ..utils.entry_paths import check_entries
 from ..utils.image_io import decode_image
-from ..utils.safe_load import OptionsLoader, load_network
+from ..utils.safe_load import OptionsLoader
 from . import basicsr_options
-from .checkpoint import (ResumableSampler, claim_and_load_resume_state, keep_rng_state, resume_training, save_network,
-                         save_training_state, training_state)
+from .checkpoint import ResumableSampler, claim_and_load_resume_state, keep_rng_state
 from .run_folder import archive_and_create, check_output_names, make_exp_dirs
 
 _basicsr_ordered_yaml = _options.ordered_yaml
@@ -127,32 +125,10 @@ def init_dist(launcher, backend=None, **kwargs):
         raise ValueError(f'Invalid launcher type: {launcher}')
 
 
-def model_to_device(self, net):
-    """Move ``net`` to the model's device; wrap in DDP (no ``device_ids`` on CPU) or DataParallel."""
-    net = net.to(self.device)
-    if self.opt['dist']:
-        device_ids = [torch.cuda.current_device()] if self.device.type == 'cuda' else None
-        net = DistributedDataParallel(
-            net, device_ids=device_ids, find_unused_parameters=self.opt.get('find_unused_parameters', False))
-    elif self.opt['num_gpu'] > 1:
-        net = DataParallel(net)
-    return net
-
-
 def _dash_to_underscore(arg):
     if arg == '--local-rank' or arg.startswith('--local-rank='):
         return '--local_rank' + arg[len('--local-rank'):]
     return arg
-
-
-def share_degrade_on_device(opt):
-    """Copy ``train.degrade_on_device`` into the train dataset sections (``datasets.train*``)."""
-    on_device = (opt.get('train') or {}).get('degrade_on_device')
-    if on_device is not None:
-        for phase, dataset in (opt.get('datasets') or {}).items():
-            if phase.split('_')[0] == 'train':
-                dataset['degrade_on_device'] = bool(on_device)
-    return opt
 
 
 def _parse_and_check(parse_options):
@@ -162,7 +138,8 @@ def _parse_and_check(parse_options):
         sys.argv[1:] = [_dash_to_underscore(arg) for arg in sys.argv[1:]]
         opt, parsed = parse_options(root_path, *args, **kwargs)
         check_output_names(opt, root_path)
-        check_options(share_degrade_on_device(opt), parsed.opt)
+        check_options(opt, parsed.opt)
+        use_package_base_model(opt)
         return opt, parsed
 
     return wrapper
@@ -198,10 +175,33 @@ def paired_paths_from_meta_info_file(folders, keys, meta_info_file, filename_tmp
 
 
 def build_model(opt):
-    """BasicSR's ``build_model``, with a validation that leaves the random states alone."""
+    """BasicSR's ``build_model`` (after :func:`use_package_base_model`), with a validation that leaves the random
+    states alone."""
+    use_package_base_model(opt)
     model = _basicsr_build_model(opt)
     model.validation = keep_rng_state(model.validation)
     return model
+
+
+# The methods of PaniniBaseModel that apply_to_basicsr_models gives BasicSR's BaseModel.
+PACKAGE_METHODS = ('model_to_device', 'load_network', 'save_network', 'training_state', 'save_training_state',
+                   'resume_training')
+
+
+def apply_to_basicsr_models():
+    """Give BasicSR's ``BaseModel`` (so ``SRModel`` and the other BasicSR models) the methods of
+    :class:`~panini_arch.models.base_model.PaniniBaseModel`: CPU-safe DDP, weights-only finite loads, atomic
+    checksummed saves, random states in the training state, resume keeping the options' schedule (idempotent)."""
+    for name in PACKAGE_METHODS:
+        setattr(_base_model.BaseModel, name, vars(PaniniBaseModel)[name])
+
+
+def use_package_base_model(opt):
+    """:func:`apply_to_basicsr_models` when ``opt['model_type']`` is a registered model that does not inherit
+    :class:`~panini_arch.models.base_model.PaniniBaseModel` (BasicSR's own); the package's models need nothing."""
+    model = registered(MODEL_REGISTRY, opt.get('model_type'))
+    if model is not None and not issubclass(model, PaniniBaseModel):
+        apply_to_basicsr_models()
 
 
 TRAIN_NAMES = {'load_resume_state': claim_and_load_resume_state, 'EnlargedSampler': ResumableSampler,
@@ -222,16 +222,9 @@ def apply():
     """Rebind BasicSR's functions to the ones above (idempotent)."""
     for module in (_dist_util, _options):
         module.init_dist = init_dist
-    base = _base_model.BaseModel
-    base.model_to_device = model_to_device
-    base.load_network = load_network
     _options.ordered_yaml = ordered_yaml
     _paired_dataset.imfrombytes = imfrombytes
     _paired_dataset.paired_paths_from_meta_info_file = paired_paths_from_meta_info_file
-    base.save_network = save_network
-    base.training_state = training_state
-    base.save_training_state = save_training_state
-    base.resume_training = resume_training
     _data_sampler.EnlargedSampler = ResumableSampler
     _misc.mkdir_and_rename = archive_and_create
     _test.make_exp_dirs = make_exp_dirs
@@ -246,4 +239,4 @@ def apply():
     lmdb_store.apply()
 
 
-__all__ = ['apply', 'build_model', 'dist_backend', 'init_dist', 'model_to_device']
+__all__ = ['apply', 'apply_to_basicsr_models', 'build_model', 'dist_backend', 'init_dist', 'use_package_base_model']

@@ -328,7 +328,7 @@ def tiny_training_setups():
         setups.append((name, opt))
         if 'scale' not in opt:
             on_device = copy.deepcopy(opt)
-            on_device['train']['degrade_on_device'] = on_device['datasets']['train']['degrade_on_device'] = True
+            on_device['datasets']['train']['degrade_on_device'] = True
             setups.append((f'{name} + degrade_on_device', on_device))
     return setups
 

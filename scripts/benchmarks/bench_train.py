@@ -77,10 +77,13 @@ def model_options(size, generator, variant, device=None):
     opt = load_options(os.path.join(REPO, OPTIONS[size]))
     opt.update(is_train=True, dist=False, rank=0, world_size=1, num_gpu=int(cuda))
     opt.pop('val', None)
-    opt.pop('datasets', None)  # checked against the disk; the steps get random batches
+    settings = dict(VARIANTS[variant])
+    # The files' datasets are checked against the disk; the steps get random batches, made as a dataset with
+    # this degrade_on_device would hand them over.
+    opt['datasets'] = {'train': {'degrade_on_device': settings.pop('degrade_on_device')}}
     opt['network_g'].update(stylegan_path=None, dre_path=None)
     opt['path'].update(pretrain_network_d=None, models='', training_states='', visualization='')
-    opt['train'].update(r1_reg_weight=0, **VARIANTS[variant])
+    opt['train'].update(r1_reg_weight=0, **settings)
     opt['train']['perceptual_opt'].update(vgg_path=None, allow_random_vgg=True)
     if generator == 'GFPGANv1Clean':
         opt['network_g'] = dict(type='GFPGANv1CleanImage', **GFPGAN[size])
@@ -91,7 +94,7 @@ def model_options(size, generator, variant, device=None):
 def random_batch(opt, batch_size=1, seed=0):
     """``batch_size`` random images at the sizes of ``opt['network_g']``, as a dataset hands them over.
 
-    ``{'lq', 'gt'}`` float32 in [-1, 1]; with ``train.degrade_on_device`` uint8 ``gt`` and what
+    ``{'lq', 'gt'}`` float32 in [-1, 1]; with ``datasets.train.degrade_on_device`` uint8 ``gt`` and what
     ``feed_data`` needs to make ``lq`` on the device (every sample at :data:`DEVICE_PARAMS`).
     """
     net_g = opt['network_g']
@@ -99,7 +102,7 @@ def random_batch(opt, batch_size=1, seed=0):
     in_size = net_g.get('in_size', out_size)
     generator = torch.Generator().manual_seed(seed)
     gt = torch.rand(batch_size, 3, out_size, out_size, generator=generator) * 2 - 1
-    if opt['train'].get('degrade_on_device'):
+    if opt['datasets']['train']['degrade_on_device']:
         return {
             'gt': ((gt + 1) * 127.5).round().to(torch.uint8), 'deg_params': torch.tensor([DEVICE_PARAMS] * batch_size),
             'deg_seed': torch.arange(batch_size)[:, None], 'lq_size': torch.full((batch_size, ), in_size),

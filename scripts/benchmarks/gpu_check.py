@@ -187,7 +187,7 @@ def jpeg_row(args):
 def ddp_worker(rank, args, port, path):
     """One rank of the two-process step: Panini-FR fp32 through DistributedDataParallel."""
     import torch.distributed as dist
-    import panini_arch.trainer  # noqa: F401  (CPU-safe DDP wrapping of BasicSR's BaseModel)
+    import panini_arch.trainer  # noqa: F401  (the trainer fixes, as panini-train runs the step)
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     if args.threads:
         torch.set_num_threads(args.threads)
