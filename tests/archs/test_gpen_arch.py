@@ -8,14 +8,15 @@ import panini_arch  # noqa: F401  (registers the architectures)
 from basicsr.archs import build_network
 from basicsr.archs import stylegan2_arch as bsr
 from basicsr.utils.registry import ARCH_REGISTRY
+from helpers import FIXTURES
 from panini_arch.archs.gpen_arch import GPEN, ModulatedConv2d, ToRGB, encoder_layer
 
-KEYS_FILE = os.path.join(os.path.dirname(__file__), 'data', 'gpen_bfr_512_keys.txt')
+KEYS_FILE = os.path.join(FIXTURES, 'gpen_bfr_512_keys.txt')
 SMALL = dict(size=32, narrow=1 / 32, style_dim=16)
 
 
 def published_shapes():
-    """{key: shape} of GPEN-BFR-512.pth, from the hand-written list in tests/data."""
+    """{key: shape} of GPEN-BFR-512.pth, from the hand-written list in tests/fixtures."""
     shapes = {}
     with open(KEYS_FILE) as handle:
         for line in handle:

@@ -6,11 +6,10 @@ import pytest
 import torch
 
 import panini_arch  # noqa: F401  (registers the architectures)
+from helpers import REPO
 from panini_arch.archs.panini_arch import PaniniNet
 from panini_arch.archs.presets import (PRESETS, build_generator, build_panini, load_checkpoint, panini_options,
                                        read_network_g)
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def arguments(network_g):

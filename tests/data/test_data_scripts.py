@@ -13,15 +13,13 @@ import torch
 
 import panini_arch  # noqa: F401  (first: makes basicsr importable)
 from basicsr.utils.lmdb_util import make_lmdb_from_imgs
+from helpers import FACES, REPO
 from panini_arch.data.degradation import degrade_uint8
 from panini_arch.data.lmdb_builder import make_lmdb
 from panini_arch.data.panini_degradation_dataset import PaniniDegradationDataset
 from panini_arch.data.synthetic_faces import draw_face, make_face_folder
 from panini_arch.data.eval_sets import generate_test_set, generate_theta_set
 from panini_arch.data.udrl_pair_dataset import UDRLPairDataset
-
-ROOT = os.path.join(os.path.dirname(__file__), '..')
-TINY = os.path.join(ROOT, 'data', 'faces_tiny')
 
 
 def _tree_equal(a, b):
@@ -33,7 +31,7 @@ def _tree_equal(a, b):
 
 def test_make_lmdb_layout_and_folder_equals_lmdb(tmp_path):
     db = str(tmp_path / 'tiny.lmdb')
-    result = make_lmdb(TINY, db, progress=False)
+    result = make_lmdb(FACES, db, progress=False)
     assert result == {'written': 16, 'kept': 0, 'bad': []}
     assert os.path.isfile(os.path.join(db, 'data.mdb'))
     with open(os.path.join(db, 'meta_info.txt')) as f:
@@ -41,24 +39,24 @@ def test_make_lmdb_layout_and_folder_equals_lmdb(tmp_path):
     assert lines[0] == '0000.png (128,128,3)' and len(lines) == 16
     common = {'gt_size': 128, 'in_size': 64, 'deterministic': True, 'seed': 4, 'use_hflip': True}
     from_db = PaniniDegradationDataset({'dataroot_gt': db, 'io_backend': {'type': 'lmdb'}, **common})
-    from_disk = PaniniDegradationDataset({'dataroot_gt': TINY, 'meta_info': os.path.join(db, 'meta_info.txt'),
+    from_disk = PaniniDegradationDataset({'dataroot_gt': FACES, 'meta_info': os.path.join(db, 'meta_info.txt'),
                                           'io_backend': {'type': 'disk'}, **common})
     for i in range(16):
         a, b = from_db[i], from_disk[i]
         assert torch.equal(a['lq'], b['lq']) and torch.equal(a['gt'], b['gt'])
         assert torch.equal(a['deg_params'], b['deg_params'])
     pair_db = UDRLPairDataset({'dataroot_gt': db, 'io_backend': {'type': 'lmdb'}, **common})[2]
-    pair_disk = UDRLPairDataset({'dataroot_gt': TINY, 'io_backend': {'type': 'disk'}, **common})[2]
+    pair_disk = UDRLPairDataset({'dataroot_gt': FACES, 'io_backend': {'type': 'disk'}, **common})[2]
     assert torch.equal(pair_db['key'], pair_disk['key'])
 
 
 def test_reads_an_lmdb_made_by_basicsr(tmp_path):
-    names = sorted(f for f in os.listdir(TINY) if f.endswith('.png'))[:4]
+    names = sorted(f for f in os.listdir(FACES) if f.endswith('.png'))[:4]
     db = str(tmp_path / 'basicsr.lmdb')
-    make_lmdb_from_imgs(TINY, db, names, [os.path.splitext(n)[0] for n in names])
+    make_lmdb_from_imgs(FACES, db, names, [os.path.splitext(n)[0] for n in names])
     common = {'gt_size': 128, 'in_size': 64, 'deterministic': True}
     from_db = PaniniDegradationDataset({'dataroot_gt': db, 'io_backend': {'type': 'lmdb'}, **common})
-    from_disk = PaniniDegradationDataset({'dataroot_gt': TINY, 'meta_info': os.path.join(db, 'meta_info.txt'),
+    from_disk = PaniniDegradationDataset({'dataroot_gt': FACES, 'meta_info': os.path.join(db, 'meta_info.txt'),
                                           **common})
     assert len(from_db) == 4
     assert all(torch.equal(from_db[i]['lq'], from_disk[i]['lq']) for i in range(4))
@@ -84,7 +82,7 @@ def test_make_lmdb_resumes_and_skips_bad_files(tmp_path):
 
 def test_make_lmdb_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match='.lmdb'):
-        make_lmdb(TINY, str(tmp_path / 'out'))
+        make_lmdb(FACES, str(tmp_path / 'out'))
     with pytest.raises(FileNotFoundError, match='input folder'):
         make_lmdb(str(tmp_path / 'nope'), str(tmp_path / 'o.lmdb'))
     (tmp_path / 'empty').mkdir()
@@ -97,9 +95,9 @@ def test_make_lmdb_bad_arguments(tmp_path):
 
 
 def test_generate_test_set_layout_params_and_reproducible(tmp_path):
-    n = generate_test_set(TINY, str(tmp_path / 'a'), seed=2, gt_size=128, in_size=64, limit=6)
-    generate_test_set(TINY, str(tmp_path / 'b'), seed=2, gt_size=128, in_size=64, limit=6)
-    generate_test_set(TINY, str(tmp_path / 'c'), seed=3, gt_size=128, in_size=64, limit=6)
+    n = generate_test_set(FACES, str(tmp_path / 'a'), seed=2, gt_size=128, in_size=64, limit=6)
+    generate_test_set(FACES, str(tmp_path / 'b'), seed=2, gt_size=128, in_size=64, limit=6)
+    generate_test_set(FACES, str(tmp_path / 'c'), seed=3, gt_size=128, in_size=64, limit=6)
     assert n == 6 and _tree_equal(str(tmp_path / 'a'), str(tmp_path / 'b'))
     assert not filecmp.cmp(tmp_path / 'a' / 'params.csv', tmp_path / 'c' / 'params.csv', shallow=False)
     with open(tmp_path / 'a' / 'params.csv') as f:
@@ -108,7 +106,7 @@ def test_generate_test_set_layout_params_and_reproducible(tmp_path):
     assert all(10 <= float(r['r']) <= 200 and 5 <= int(r['q']) <= 50 for r in rows)
     lq = cv2.imread(str(tmp_path / 'a' / 'LQ' / '0004.png'))
     assert lq.shape == (64, 64, 3)
-    ds = PaniniDegradationDataset({'dataroot_gt': TINY, 'gt_size': 128, 'in_size': 64, 'deterministic': True,
+    ds = PaniniDegradationDataset({'dataroot_gt': FACES, 'gt_size': 128, 'in_size': 64, 'deterministic': True,
                                    'seed': 2})
     np.testing.assert_array_equal(lq, ds.degrade(4)[1])
     np.testing.assert_array_equal(cv2.imread(str(tmp_path / 'a' / 'GT' / '0004.png')), cv2.imread(ds.degrade(4)[3]))
@@ -123,7 +121,7 @@ def test_generate_sr16_test_set(tmp_path):
 
 
 def test_generate_theta_set_fixed_params_and_r_sweep(tmp_path):
-    generate_theta_set(TINY, str(tmp_path / 't'), seed=1, gt_size=128, in_size=64, rs=(2, 4, 8), fixed={'q': 60},
+    generate_theta_set(FACES, str(tmp_path / 't'), seed=1, gt_size=128, in_size=64, rs=(2, 4, 8), fixed={'q': 60},
                        limit=2)
     with open(tmp_path / 't' / 'params.csv') as f:
         rows = list(csv.DictReader(f))
@@ -137,9 +135,9 @@ def test_generate_theta_set_fixed_params_and_r_sweep(tmp_path):
     errors = [(psnr_gap(gt, tmp_path / 't' / 'LQ' / f'r{r:03d}' / '0000.png')) for r in (2, 4, 8)]
     assert errors[0] < errors[1] < errors[2]
     with pytest.raises(ValueError, match='sigma, delta, q'):
-        generate_theta_set(TINY, str(tmp_path / 'u'), gt_size=128, fixed={'r': 3})
+        generate_theta_set(FACES, str(tmp_path / 'u'), gt_size=128, fixed={'r': 3})
     with pytest.raises(ValueError, match='rs'):
-        generate_theta_set(TINY, str(tmp_path / 'u'), gt_size=128, rs=(16, 16))
+        generate_theta_set(FACES, str(tmp_path / 'u'), gt_size=128, rs=(16, 16))
 
 
 def psnr_gap(gt, lq_path):
@@ -151,23 +149,23 @@ def psnr_gap(gt, lq_path):
 def run_script(name, *args, monkeypatch):
     """Run ``scripts/<name>`` as ``__main__`` in this process (a subprocess would re-import torch)."""
     monkeypatch.setattr(sys, 'argv', [name, *map(str, args)])
-    runpy.run_path(os.path.join(ROOT, 'scripts', name), run_name='__main__')
+    runpy.run_path(os.path.join(REPO, 'scripts', name), run_name='__main__')
 
 
 def test_scripts_command_line_byte_identical_reruns(tmp_path, monkeypatch, capsys):
     for out in ('x', 'y'):
-        run_script('generate_test_set.py', TINY, tmp_path / out, '--gt-size', 128, '--in-size', 64, '--limit', 4,
+        run_script('generate_test_set.py', FACES, tmp_path / out, '--gt-size', 128, '--in-size', 64, '--limit', 4,
                    '--noise-range', 'off', '--jpeg-range', '30,30', monkeypatch=monkeypatch)
     assert _tree_equal(str(tmp_path / 'x'), str(tmp_path / 'y'))
     with open(tmp_path / 'x' / 'params.csv') as f:
         assert all(row['delta'] == '0.0' and row['q'] == '30' for row in csv.DictReader(f))
-    run_script('generate_theta_set.py', TINY, tmp_path / 'th', '--gt-size', 128, '--in-size', 32, '--limit', 1,
+    run_script('generate_theta_set.py', FACES, tmp_path / 'th', '--gt-size', 128, '--in-size', 32, '--limit', 1,
                '--sigma', 2, '--delta', 5, '--q', 30, monkeypatch=monkeypatch)
     assert sorted(os.listdir(tmp_path / 'th' / 'LQ')) == ['r016', 'r032', 'r064', 'r128']
-    run_script('make_lmdb.py', TINY, tmp_path / 'f.lmdb', '--no-progress', monkeypatch=monkeypatch)
+    run_script('make_lmdb.py', FACES, tmp_path / 'f.lmdb', '--no-progress', monkeypatch=monkeypatch)
     assert '16 written' in capsys.readouterr().out
     with pytest.raises(SystemExit):
-        run_script('generate_test_set.py', TINY, tmp_path / 'z', '--noise-range', '1-2', monkeypatch=monkeypatch)
+        run_script('generate_test_set.py', FACES, tmp_path / 'z', '--noise-range', '1-2', monkeypatch=monkeypatch)
     assert "expected 'low,high' or 'off'" in capsys.readouterr().err
 
 

@@ -9,13 +9,12 @@ from PIL import Image
 
 import panini_arch  # noqa: F401  (first: makes basicsr importable, registers the datasets)
 from basicsr.utils.registry import DATASET_REGISTRY
+from helpers import FACES
 from panini_arch.data.synthetic_faces import make_face_folder
-
-TINY = os.path.join(os.path.dirname(__file__), '..', 'data', 'faces_tiny')
 
 
 def build(name, **opt):
-    base = {'dataroot_gt': TINY, 'io_backend': {'type': 'disk'}, 'gt_size': 128, 'in_size': 64}
+    base = {'dataroot_gt': FACES, 'io_backend': {'type': 'disk'}, 'gt_size': 128, 'in_size': 64}
     base.update(opt)
     return DATASET_REGISTRY.get(name)(base)
 
@@ -25,11 +24,11 @@ def to_uint8(t):
 
 
 def test_fixture_folder_and_meta_info():
-    names = sorted(f for f in os.listdir(TINY) if f.endswith('.png'))
+    names = sorted(f for f in os.listdir(FACES) if f.endswith('.png'))
     assert len(names) == 16
-    with open(os.path.join(TINY, 'meta_info.txt')) as f:
+    with open(os.path.join(FACES, 'meta_info.txt')) as f:
         assert [line.split()[0] for line in f] == names
-    assert all(cv2.imread(os.path.join(TINY, n)).shape == (128, 128, 3) for n in names)
+    assert all(cv2.imread(os.path.join(FACES, n)).shape == (128, 128, 3) for n in names)
 
 
 def test_shapes_ranges_and_params_over_200_samples():

@@ -1,7 +1,5 @@
 """Orientation and size from the file's metadata: the reader turns images as PIL's EXIF reading says, decoding once."""
 import io
-import struct
-import zlib
 from unittest import mock
 
 import cv2
@@ -9,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
+from helpers import png_chunk
 from panini_arch.utils import image_io
 from panini_arch.utils.image_header import read_header
 from panini_arch.utils.image_io import BadImageError, decode_image
@@ -81,10 +80,6 @@ def test_tiff_is_turned_upright_once(orientation):
     cmyk = io.BytesIO()  # decoded by PIL, not OpenCV
     Image.fromarray(RGB).convert('CMYK').save(cmyk, format='TIFF', exif=exif_bytes(orientation or 1))
     assert decode_image(cmyk.getvalue(), 'cmyk.tif')[0].shape == upright(orientation).shape
-
-
-def png_chunk(kind, body):
-    return struct.pack('>I', len(body)) + kind + body + struct.pack('>I', zlib.crc32(kind + body))
 
 
 def test_png_exif_after_the_pixels_raw_profile_and_xmp_are_found():

@@ -10,12 +10,12 @@ import cv2
 import pytest
 
 import panini_arch  # noqa: F401
+from helpers import REPO
 from panini_arch.data.synthetic_faces import make_face_folder
 from panini_arch.evaluation.compare_command import main as compare
 from panini_arch.evaluation.external import evaluate_outputs
 from panini_arch.evaluation.published import DATASET_RESULTS, GFPGAN_PAPER, REAL_WORLD
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GFPGAN_ORDER = ['lpips', 'fid', 'niqe', 'deg', 'lmd', 'psnr', 'ssim']
 
 
@@ -119,7 +119,7 @@ def test_only_malformed_summaries_exit_1_without_tables(tmp_path, capsys):
 
 
 def test_console_scripts_resolve_to_package_mains():
-    text = open(os.path.join(ROOT, 'setup.py'), encoding='utf-8').read()
+    text = open(os.path.join(REPO, 'setup.py'), encoding='utf-8').read()
     entries = dict(re.findall(r"'(panini-[a-z]+)=([\w.]+:\w+)'", text))
     assert entries['panini-eval'] == 'panini_arch.evaluation.evaluate_command:main'
     assert entries['panini-compare'] == 'panini_arch.evaluation.compare_command:main'
@@ -127,5 +127,5 @@ def test_console_scripts_resolve_to_package_mains():
         module, function = target.split(':')
         assert callable(getattr(importlib.import_module(module), function)), target
     for script, module in (('evaluate_outputs', 'evaluate_command'), ('compare', 'compare_command')):
-        wrapper = open(os.path.join(ROOT, 'scripts', f'{script}.py'), encoding='utf-8').read()
+        wrapper = open(os.path.join(REPO, 'scripts', f'{script}.py'), encoding='utf-8').read()
         assert f'from panini_arch.evaluation.{module} import main' in wrapper

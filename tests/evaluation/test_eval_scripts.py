@@ -1,7 +1,6 @@
 """End-to-end: scripts/test.py on tiny random Panini, GPEN and GFPGAN, the comparison report, and the
 paper analyses (Table 4 theta, Fig. 7 fusion, mask-bias editing) on a tiny random Panini."""
 import csv
-import importlib.util
 import json
 import os
 import shutil
@@ -16,6 +15,7 @@ import yaml
 import panini_arch  # noqa: F401
 from basicsr.metrics import calculate_psnr
 from cli import net_from_args
+from helpers import REPO, load_script, read_options
 from panini_arch.archs.presets import PRESETS
 from panini_arch.data.eval_sets import generate_test_set, generate_theta_set
 from panini_arch.data.synthetic_faces import make_face_folder
@@ -24,9 +24,7 @@ from panini_arch.evaluation.external import evaluate_outputs
 from panini_arch.metrics.resize_policy import restore, to_net_input
 from panini_arch.models.face_test_model import EvaluationFailures
 from panini_arch.utils.image_io import list_images
-from panini_arch.utils.safe_load import load_options
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_NETS = {
     'test_panini_fr': dict(type='PaniniNet', **PRESETS['tiny']),
     'test_gpen_bfr_512': dict(type='GPEN', size=64, narrow=1 / 16, style_dim=32, n_mlp=2),
@@ -37,13 +35,6 @@ TINY_NETS = {
 TINY_ARGS = ['--arch', 'tiny', '--random_weights']
 # scripts/test.py flags per method: the Panini run also goes through --precision / --channels_last
 TEST_FLAGS = {'test_panini_fr': ['--precision', 'bf16', '--channels_last', 'on']}
-
-
-def load_script(name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, 'scripts', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
@@ -59,7 +50,7 @@ def workdir(tmp_path_factory):
 
 def tiny_options(name, workdir):
     """The shipped options file with a tiny random net, the 4-face set and no NIQE (images are too small)."""
-    opt = load_options(os.path.join(ROOT, 'options', f'{name}.yml'))
+    opt = read_options(name)
     opt['network_g'] = TINY_NETS[name]
     opt['path'] = {'pretrain_network_g': None}
     opt['random_weights'] = True
@@ -251,12 +242,12 @@ def test_mask_bias_sweep_moves_theta_from_input_to_prior(workdir):
     assert cv2.imread(str(out / 'mask_bias_sweep.png')).shape == (2 * (48 + 24), 4 * 48, 3)
 
 
-@pytest.mark.parametrize('name', sorted(os.path.splitext(f)[0] for f in os.listdir(os.path.join(ROOT, 'options'))
+@pytest.mark.parametrize('name', sorted(os.path.splitext(f)[0] for f in os.listdir(os.path.join(REPO, 'options'))
                                         if f.startswith('test_') and f.endswith('.yml')))
 def test_shipped_test_options_are_consistent(name):
     from basicsr.utils.registry import ARCH_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
     from panini_arch.evaluation.published import published
-    opt = load_options(os.path.join(ROOT, 'options', f'{name}.yml'))
+    opt = read_options(name)
     assert opt['model_type'] in MODEL_REGISTRY and opt['network_g']['type'] in ARCH_REGISTRY
     assert all(m['type'] in METRIC_REGISTRY for m in opt['val']['metrics'].values())
     net = opt['network_g']

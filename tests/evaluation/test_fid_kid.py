@@ -8,6 +8,7 @@ import torch
 from basicsr.metrics.fid import calculate_fid
 
 import panini_arch  # noqa: F401  (registers the metrics)
+from helpers import tiny_extractor
 from panini_arch.metrics.fid_metric import FID, KID, NUMPY_GLOBALS, read_fid_stats
 from panini_arch.metrics.metric_common import MetricWeightsError
 
@@ -15,13 +16,6 @@ from panini_arch.metrics.metric_common import MetricWeightsError
 def face(seed, size=64):
     from panini_arch.data.synthetic_faces import draw_face
     return draw_face(size, seed)
-
-
-def tiny_extractor():
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Conv2d(3, 6, 5, 4), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
-                              torch.nn.Flatten()).eval()
-    return lambda x: net(x).detach()
 
 
 def features_of(extractor, imgs):

@@ -2,18 +2,12 @@
 import json
 import os
 
-import cv2
 import numpy as np
-import pytest
-import yaml
 
 import panini_arch  # noqa: F401
+from helpers import harness_options, write_pairs
 from panini_arch import test as test_entry
-from panini_arch.archs.presets import PRESETS
 from panini_arch.metrics.metric_runner import MetricRunner
-from panini_arch.utils.safe_load import load_options
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_metric_failing_on_one_image_is_recorded_and_the_others_computed():
@@ -30,27 +24,6 @@ def test_metric_failing_on_one_image_is_recorded_and_the_others_computed():
     assert results['psnr']['value'] is not None and 'failed' not in results['psnr']
 
 
-def write_pairs(root, names):
-    for sub in ('LQ', 'GT'):
-        os.makedirs(root / sub, exist_ok=True)
-    rng = np.random.default_rng(1)
-    for name in names:
-        gt = cv2.GaussianBlur((rng.random((128, 128, 3)) * 255).astype(np.uint8), (3, 3), 0)
-        cv2.imwrite(str(root / 'GT' / name), gt)
-        cv2.imwrite(str(root / 'LQ' / name), cv2.resize(gt, (64, 64), interpolation=cv2.INTER_AREA))
-
-
-def options(tmp_path, metrics):
-    opt = load_options(os.path.join(ROOT, 'options', 'test_panini_fr.yml'))
-    opt.update(network_g=dict(type='PaniniNet', **PRESETS['tiny']), path={'pretrain_network_g': None},
-               random_weights=True, num_gpu=0, name='bad_neighbours')
-    opt['datasets']['test'].update(dataroot_lq=str(tmp_path / 'LQ'), dataroot_gt=str(tmp_path / 'GT'))
-    opt['val'].update(input_size=64, num_workers=0, batch_size=2, metrics=metrics)
-    path = tmp_path / 'opt.yml'
-    path.write_text(yaml.safe_dump(opt), encoding='utf-8')
-    return path
-
-
 def test_bad_pairs_and_failing_metric_leave_every_other_result_written(tmp_path, run_entry, capsys):
     write_pairs(tmp_path, ['a.png', 'b.png', 'c.png', 'd.png', 'e.png'])
     (tmp_path / 'GT' / 'b.png').write_bytes(b'')  # 0-byte GT
@@ -58,7 +31,7 @@ def test_bad_pairs_and_failing_metric_leave_every_other_result_written(tmp_path,
     (tmp_path / 'LQ' / 'd.png').write_bytes(data[:len(data) // 2])  # truncated LQ
     metrics = {'psnr': {'type': 'calculate_psnr', 'crop_border': 0, 'test_y_channel': False},
                'niqe': {'type': 'calculate_niqe', 'crop_border': 0}}  # NIQE fails on 128 px images
-    assert run_entry(test_entry.main, options(tmp_path, metrics)) == 1
+    assert run_entry(test_entry.main, harness_options(tmp_path, metrics)) == 1
     summary = json.loads((tmp_path / 'results' / 'bad_neighbours' / 'metrics_CelebA-HQ-MFR.json').read_text())
     assert summary['num_images'] == 3 and summary['metrics']['psnr']['value'] > 0
     failed = {os.path.basename(item['image'].split(' / ')[0]): item['reason'] for item in summary['failed']}

@@ -9,6 +9,7 @@ import torchvision
 import panini_arch  # noqa: F401  (registers the metrics)
 from basicsr.metrics import calculate_niqe, calculate_psnr, calculate_ssim
 from basicsr.utils.registry import METRIC_REGISTRY
+from helpers import tiny_extractor
 from panini_arch.metrics.metric_runner import MetricRunner
 from panini_arch.metrics.arcface_iresnet import IResNet
 from panini_arch.metrics.fid_metric import FID, frechet_distance
@@ -32,13 +33,6 @@ def random_lpips():
 def random_arcface():
     torch.manual_seed(0)
     return IResNet('iresnet18').eval()
-
-
-def tiny_extractor():
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Conv2d(3, 6, 5, 4), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
-                              torch.nn.Flatten()).eval()
-    return lambda x: net(x).detach()
 
 
 def test_psnr_ssim_through_runner_match_basicsr():

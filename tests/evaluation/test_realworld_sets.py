@@ -1,7 +1,6 @@
 """Sets without ground truth (real-world sets): no-reference metrics computed, full-reference ones listed as
 needing GT, through the metric runner, scripts/test.py (SingleImageDataset) and panini-eval without --gt."""
 import glob
-import importlib.util
 import json
 import os
 import sys
@@ -14,6 +13,7 @@ import yaml
 import panini_arch  # noqa: F401
 from basicsr.metrics import calculate_psnr
 from basicsr.metrics.niqe import calculate_niqe
+from helpers import REPO, load_script, read_options
 from panini_arch.archs.presets import PRESETS
 from panini_arch.data.synthetic_faces import make_face_folder
 from panini_arch.evaluation.evaluate_command import options_dataset
@@ -21,21 +21,13 @@ from panini_arch.metrics.metric_runner import MetricRunner
 from panini_arch.models.option_checks import OptionError, check_options
 from panini_arch.utils.safe_load import load_options
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REAL_WORLD_OPTIONS = sorted(glob.glob(os.path.join(ROOT, 'options', 'test_realworld_*.yml')))
+REAL_WORLD_OPTIONS = sorted(glob.glob(os.path.join(REPO, 'options', 'test_realworld_*.yml')))
 METRICS = {
     'psnr': dict(type='calculate_psnr', crop_border=0, test_y_channel=False),
     'niqe': dict(type='calculate_niqe', crop_border=0),
     'ssim': dict(type='calculate_ssim', crop_border=0, test_y_channel=False),
 }
 SIZE = 192  # NIQE needs more than 128 px
-
-
-def load_script(name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, 'scripts', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def faces(seed, count=2, size=SIZE):
@@ -82,7 +74,7 @@ def test_shipped_real_world_options_pass_the_option_checks(path, tmp_path):
 
 
 def test_paired_dataset_without_gt_points_to_single_image_dataset(tmp_path):
-    opt = load_options(os.path.join(ROOT, 'options', 'test_panini_fr.yml'))
+    opt = read_options('test_panini_fr')
     opt['datasets']['test'].pop('dataroot_gt')
     opt['datasets']['test']['dataroot_lq'] = str(tmp_path)
     with pytest.raises(OptionError, match='SingleImageDataset'):
@@ -91,7 +83,7 @@ def test_paired_dataset_without_gt_points_to_single_image_dataset(tmp_path):
 
 def test_test_script_scores_a_set_without_gt(tmp_path, monkeypatch):
     make_face_folder(str(tmp_path / 'lq'), 2, 64)
-    opt = load_options(os.path.join(ROOT, 'options', 'test_realworld_panini_fr_official.yml'))
+    opt = read_options('test_realworld_panini_fr_official')
     opt.update(name='realworld_tiny', network_g=dict(type='PaniniNet', **PRESETS['tiny']), random_weights=True,
                num_gpu=0, path={'pretrain_network_g': None})
     opt['datasets'] = {'test_1': dict(opt['datasets']['test_1'], dataroot_lq=str(tmp_path / 'lq'))}
@@ -114,7 +106,7 @@ def test_unreadable_face_in_the_first_set_does_not_stop_the_others(tmp_path, mon
     for name in ('a', 'b'):
         make_face_folder(str(tmp_path / name), 2, 64)
     (tmp_path / 'a' / '0001.png').write_bytes(b'\x89PNG\r\n\x1a\n truncated')
-    opt = load_options(os.path.join(ROOT, 'options', 'test_realworld_panini_fr_official.yml'))
+    opt = read_options('test_realworld_panini_fr_official')
     opt.update(name='two_sets', network_g=dict(type='PaniniNet', **PRESETS['tiny']), random_weights=True,
                num_gpu=0, path={'pretrain_network_g': None})
     opt['datasets'] = {f'test_{i}': dict(opt['datasets'][f'test_{i}'], dataroot_lq=str(tmp_path / name))
@@ -147,7 +139,7 @@ def test_evaluate_outputs_without_gt_exits_0_with_needs_gt_entries(tmp_path):
     assert summary['metrics']['niqe']['value'] == pytest.approx(np.mean([calculate_niqe(img, 0) for img in images]))
     load_script('evaluate_outputs').main(['--restored', str(tmp_path / 'WebPhoto-Test'), '--name', 'default',
                                           '--results_root', str(tmp_path / 'results')])
-    shipped = os.path.join(ROOT, 'options', 'test_realworld_gpen_bfr_512.yml')  # four sets: picked by folder name
+    shipped = os.path.join(REPO, 'options', 'test_realworld_gpen_bfr_512.yml')  # four sets: picked by folder name
     assert options_dataset(load_options(shipped), str(tmp_path / 'WebPhoto-Test')) == 'WebPhoto-Test'
     assert options_dataset(load_options(shipped), str(tmp_path / 'mine')) is None
     summary = json.loads((tmp_path / 'results' / 'default' / 'metrics_WebPhoto-Test.json').read_text())

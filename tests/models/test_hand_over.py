@@ -11,6 +11,7 @@ from torch.utils.data import default_collate
 import panini_arch  # noqa: F401  (registers everything with BasicSR)
 from basicsr.models import build_model
 from basicsr.utils.options import ordered_yaml
+from helpers import FACES, REPO
 from panini_arch.data.panini_degradation_dataset import PaniniDegradationDataset
 from panini_arch.data.synthetic_faces import draw_face
 from panini_arch.data.udrl_pair_dataset import UDRLPairDataset
@@ -18,8 +19,6 @@ from panini_arch.data.udrl_val_dataset import UDRLValDataset
 from panini_arch.models.hand_over import degrade_on_device, model_input
 from panini_arch.trainer.patches import share_degrade_on_device
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FACES = os.path.join(REPO, 'data', 'faces_tiny')
 TINY = dict(dataroot_gt=FACES, gt_size=128, in_size=32, use_hflip=True, deterministic=True, seed=3,
             downsample_range=[1.25, 25], blur_sigma=[0.1, 1.25], noise_range=[0, 25], jpeg_range=[5, 50],
             mean=[0.4, 0.5, 0.6], std=[0.2, 0.5, 0.7])

@@ -5,11 +5,10 @@ import pytest
 import torch
 
 import panini_arch  # noqa: F401
+from helpers import FACES, REPO
 from panini_arch import train as train_entry
 from panini_arch.models.option_checks import OptionError, check_options
 from panini_arch.utils.safe_load import load_options, load_options_text
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def shipped(name):
@@ -31,7 +30,7 @@ def test_shipped_tiny_options_pass():
     for name in ('train_panini_fr_tiny.yml', 'train_panini_sr16_tiny.yml', 'train_panini_catconv_sr16_tiny.yml'):
         check_options(shipped(name))
     opt = shipped('train_udrl_tiny.yml')
-    opt['datasets']['train']['dataroot_gt'] = os.path.join(REPO, 'data', 'faces_tiny')
+    opt['datasets']['train']['dataroot_gt'] = FACES
     check_options(opt)
 
 
@@ -72,7 +71,7 @@ def test_exponent_without_dot_read_as_string_by_yaml_is_explained():
 
 def test_udrl_train_keys_and_ranges():
     opt = shipped('train_udrl_tiny.yml')
-    opt['datasets']['train']['dataroot_gt'] = os.path.join(REPO, 'data', 'faces_tiny')
+    opt['datasets']['train']['dataroot_gt'] = FACES
     opt['train'].update(moco_m=1.0, queue_sise=10, degrade_on_device=True)
     message = errors(opt)
     assert 'train.moco_m: must be >= 0 and < 1, got 1.0' in message

@@ -1,7 +1,7 @@
 """PaniniModel: training through panini_arch/train.py, overfitting, NaN handling, weight errors, options.
 
 Everything uses options/train_panini_fr_tiny.yml (64 -> 128, 1/16 width, random
-weights). Kill/resume and torchrun runs are in ``test_launchers.py``.
+weights). Kill/resume and torchrun runs are in ``system/test_launchers.py``.
 """
 import copy
 import logging
@@ -15,9 +15,9 @@ import torch
 from torch.nn import functional as F
 
 from basicsr.data import build_dataset
-from conftest import (TRAIN, assert_same_weights, check, load_params, panini_model, panini_tiny_options, run,
+from helpers import (TRAIN, assert_same_weights, check, load_params, panini_model, panini_tiny_options, run,
                       write_options)
-from conftest import read_options as read_repo_options
+from helpers import read_options as read_repo_options
 from panini_arch.models.train_checks import NonFiniteLossError, check_weight_files
 
 LOSS_LINE = re.compile(r'iter:\s+(\d+),.*l_g_pix: (\S+) l_g_percep: (\S+) l_g_gan: (\S+) l_d: (\S+)')

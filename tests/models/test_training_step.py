@@ -7,7 +7,7 @@ step with its own D forward of the output (detached) and of the target. PaniniMo
 import pytest
 import torch
 
-from conftest import panini_model, panini_tiny_options
+from helpers import panini_model, panini_tiny_options
 from test_panini_model import fixed_batch
 
 

@@ -8,6 +8,7 @@ import torch
 from torch.nn import functional as F
 
 import panini_arch.trainer  # noqa: F401  (registers everything; UDRLModel.save needs the trainer fixes)
+from helpers import REPO
 from panini_arch.archs.arch_util import load_state_dict_file
 from panini_arch.archs.dre_arch import DRE
 from panini_arch.archs.panini_arch import PaniniNet
@@ -18,7 +19,6 @@ from panini_arch.metrics.udrl_metric import (calculate_degradation_top1, calcula
 from panini_arch.models.udrl_model import UDRLModel, moco_logits
 from panini_arch.trainer.checkpoint import read_training_state
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VAL_FACES = os.path.join(REPO, 'data', 'faces_udrl_val')
 SIZE = 16
 HEAD_DIM = 8

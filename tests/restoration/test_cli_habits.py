@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 from basicsr.archs.rrdbnet_arch import RRDBNet
-from skimage import data
 
 from panini_arch.archs.presets import build_panini
 from panini_arch.inference import main, parse_args
@@ -14,12 +13,6 @@ from panini_arch.restoration.face_detect import FaceDetector
 from panini_arch.restoration.face_restorer import PaniniRestorer, prior_weight_to_bias
 
 CPU = ['--arch', 'tiny', '--device', 'cpu']
-
-
-@pytest.fixture(scope='module')
-def astronaut():
-    """(512, 512, 3) uint8 BGR photo with one face."""
-    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
 
 
 @pytest.fixture(scope='module')

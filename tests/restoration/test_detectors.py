@@ -13,21 +13,14 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from skimage import data
 
+from helpers import TINY_NET_ARGS
 from panini_arch.inference import main
 from panini_arch.restoration import face_detect
 from panini_arch.restoration.face_detect import FaceDetector, choose_detector, yunet_faces
 
-TINY = ['--arch', 'tiny', '--random_weights', '--device', 'cpu']
 # One YuNet row: box x y w h, then right eye, left eye, nose, right and left mouth corner (the person's), score.
 ROW = [100, 120, 80, 96, 120, 150, 160, 151, 140, 172, 124, 195, 157, 194, 0.93]
-
-
-@pytest.fixture(scope='module')
-def astronaut():
-    """(512, 512, 3) uint8 BGR photo with one face."""
-    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
 
 
 @pytest.fixture
@@ -114,7 +107,7 @@ def test_plain_install_restores_the_face_of_a_whole_photo(tmp_path, astronaut, w
     """Nothing optional installed, no --detector: the Haar cascade finds the astronaut's face."""
     cv2.imwrite(str(tmp_path / 'astronaut.png'), astronaut)
     with pytest.warns(UserWarning, match='Haar cascade'):
-        assert main(['-i', str(tmp_path / 'astronaut.png'), '-o', str(tmp_path / 'out')] + TINY) == 0
+        assert main(['-i', str(tmp_path / 'astronaut.png'), '-o', str(tmp_path / 'out')] + TINY_NET_ARGS) == 0
     text = capsys.readouterr().out
     assert [line for line in text.splitlines() if line.startswith('Face detector:')] == [
         'Face detector: Haar cascade (OpenCV; boxes only, rough landmarks)']
@@ -166,7 +159,8 @@ def test_cli_reports_a_bad_detector_file_and_stops(tmp_path, astronaut, capsys):
     bad = tmp_path / 'det.onnx'
     bad.write_bytes(b'\x00' * 100)
     with pytest.warns(UserWarning, match='RANDOM WEIGHTS'):
-        code = main(['-i', str(tmp_path / 'a.png'), '-o', str(tmp_path / 'out'), '--detector_path', str(bad)] + TINY)
+        code = main(['-i', str(tmp_path / 'a.png'), '-o', str(tmp_path / 'out'), '--detector_path', str(bad),
+                     *TINY_NET_ARGS])
     assert code == 2 and f'{bad} is not a YuNet model' in capsys.readouterr().err
 
 

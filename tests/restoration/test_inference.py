@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from skimage import data
 
+from helpers import TINY_NET_ARGS
 from panini_arch.inference import main
 from panini_arch.archs.presets import build_panini
 from panini_arch.restoration.face_detect import FaceDetector
@@ -22,14 +22,8 @@ from panini_arch.restoration.face_restorer import match_color, prior_weight_to_b
 from panini_arch.utils import optional
 from panini_arch.utils.image_io import read_photo
 
-TINY = ['--arch', 'tiny', '--random_weights', '--device', 'cpu', '--detector', 'haar']
+TINY = [*TINY_NET_ARGS, '--detector', 'haar']
 FOLDERS = ('cropped_faces', 'restored_faces', 'cmp', 'restored_imgs')
-
-
-@pytest.fixture(scope='module')
-def astronaut():
-    """(512, 512, 3) uint8 BGR photo with one face."""
-    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
 
 
 def restore(tmp_path, name, img, *extra):

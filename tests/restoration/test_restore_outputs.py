@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers import TINY_NET_ARGS
 from panini_arch.inference import main
 
-TINY = ['--arch', 'tiny', '--random_weights', '--device', 'cpu', '--detector', 'haar']
+TINY = [*TINY_NET_ARGS, '--detector', 'haar']
 
 
 def face(seed, size=64):

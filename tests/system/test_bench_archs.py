@@ -7,7 +7,9 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-SCRIPT = os.path.join(os.path.dirname(__file__), '..', 'scripts', 'benchmarks', 'bench_archs.py')
+from helpers import REPO
+
+SCRIPT = os.path.join(REPO, 'scripts', 'benchmarks', 'bench_archs.py')
 spec = importlib.util.spec_from_file_location('bench_archs', SCRIPT)
 bench = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bench)

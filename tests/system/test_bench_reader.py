@@ -2,7 +2,9 @@
 import importlib.util
 import os
 
-SCRIPT = os.path.join(os.path.dirname(__file__), '..', 'scripts', 'benchmarks', 'bench_reader.py')
+from helpers import REPO
+
+SCRIPT = os.path.join(REPO, 'scripts', 'benchmarks', 'bench_reader.py')
 
 
 def test_tiny_run_reports_each_reader_per_format(capsys):

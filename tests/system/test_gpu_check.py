@@ -5,10 +5,10 @@ import sys
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'scripts', 'benchmarks'))
-import gpu_check  # noqa: E402
+from helpers import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, 'scripts', 'benchmarks'))
+import gpu_check  # noqa: E402
 
 
 def test_write_section_replaces_its_own_section_and_keeps_the_rest(tmp_path):

@@ -18,7 +18,7 @@ import yaml
 
 import panini_arch.trainer  # noqa: F401  (BasicSR's FileClient back-ends patched)
 from basicsr.utils import FileClient
-from conftest import REPO
+from helpers import REPO
 from panini_arch.data.lmdb_builder import make_lmdb
 from panini_arch.data.lmdb_store import DamagedStoreError, open_lmdb_checked
 from panini_arch.data.synthetic_faces import make_face_folder

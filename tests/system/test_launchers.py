@@ -17,7 +17,7 @@ import sys
 import pytest
 import torch
 
-from conftest import (FACES, HOOKS_TAG, REPO, TAGS, TEST, TORCHRUN, TRAIN, assert_same_weights, basicsr_script,
+from helpers import (FACES, HOOKS_TAG, REPO, TAGS, TEST, TORCHRUN, TRAIN, assert_same_weights, basicsr_script,
                       check, free_port, load_params, panini_model, panini_tiny_options, read_options, run, sr_options,
                       write_options)
 from panini_arch.trainer.checkpoint import read_training_state

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from setuptools import find_packages
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from helpers import REPO
+
 
 PROBE = r'''
 import json, sys

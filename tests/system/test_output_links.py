@@ -13,12 +13,13 @@ import cv2
 import numpy as np
 import pytest
 
+from helpers import TINY_NET_ARGS
 from panini_arch.data.eval_sets import generate_test_set, generate_theta_set
 from panini_arch.evaluation.external import evaluate_outputs
 from panini_arch.inference import main
 from panini_arch.utils.output_paths import OutputGuard, OutputIntoInputError
 
-TINY = ['--arch', 'tiny', '--random_weights', '--device', 'cpu', '--aligned']
+TINY = [*TINY_NET_ARGS, '--aligned']
 
 
 def checksums(folder):

@@ -7,10 +7,9 @@ import pytest
 import setuptools
 import torch
 
+from helpers import REPO
 from panini_arch.restoration import face_detect
 from panini_arch.utils import optional
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope='module')

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 import panini_arch  # noqa: F401  (first: makes basicsr importable)
+from helpers import REPO, harness_options, png_chunk, write_pairs
 from panini_arch import test as test_entry
 from panini_arch.data.panini_degradation_dataset import PaniniDegradationDataset
 from panini_arch.data.synthetic_faces import make_face_folder
@@ -20,15 +21,8 @@ from panini_arch.inference import main as restore_main
 from panini_arch.trainer import patches
 from panini_arch.utils import image_io
 from panini_arch.utils.image_io import ImageTooLargeError, decode_image
-from test_harness_failures import options as harness_options
-from test_harness_failures import write_pairs
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = np.full((8, 8, 3), 120, np.uint8)
-
-
-def png_chunk(kind, body):
-    return struct.pack('>I', len(body)) + kind + body + struct.pack('>I', zlib.crc32(kind + body))
 
 
 def png_bomb(side=60000):

@@ -17,6 +17,7 @@ import yaml
 import panini_arch.trainer  # noqa: F401  (BaseModel.load_network is the trainer's)
 from basicsr.models.base_model import BaseModel
 from cli import add_net_args, net_from_args  # scripts/cli.py (pytest.ini puts scripts/ on the path)
+from helpers import REPO
 from panini_arch import test as test_entry
 from panini_arch import train as train_entry
 from panini_arch.archs.arch_util import load_state_dict_file
@@ -29,7 +30,6 @@ from panini_arch.restoration.face_detect import load_retinaface
 from panini_arch.trainer.checkpoint import TrainingStateError, newest_training_state, read_training_state
 from panini_arch.utils.safe_load import UnsafeOptionsError, UnsafeWeightsError, load_options, load_options_text
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIPPED = sorted(glob.glob(os.path.join(REPO, 'options', '*.yml')))
 HOSTILE_TAGS = (
     '!!python/object/apply:builtins.open ["{marker}", "w"]',

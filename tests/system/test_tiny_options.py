@@ -14,9 +14,9 @@ import sys
 import pytest
 import torch
 
+from helpers import REPO
 from panini_arch.train import main as train_main
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_OPTIONS = sorted(os.path.relpath(p, REPO) for p in glob.glob(os.path.join(REPO, 'options', '*_tiny.yml')))
 
 

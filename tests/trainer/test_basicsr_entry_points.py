@@ -11,7 +11,7 @@ import pytest
 
 import basicsr.utils.options as basicsr_options
 import panini_arch.trainer  # noqa: F401  (applies the fixes in this process)
-from conftest import TAGS, basicsr_script, run
+from helpers import TAGS, basicsr_script, run
 from panini_arch.models.option_checks import OptionError
 from panini_arch.trainer.basicsr_options import literal_value
 

@@ -18,7 +18,7 @@ import panini_arch.trainer  # noqa: F401  (applies the trainer fixes: BasicSR's 
 from basicsr.archs.srresnet_arch import MSRResNet
 from basicsr.data.paired_image_dataset import PairedImageDataset
 from basicsr.models.base_model import BaseModel
-from conftest import TRAIN, check, run, sr_options, write_options
+from helpers import TRAIN, check, run, sr_options, write_options
 from panini_arch import test as test_entry
 from panini_arch import train as train_entry
 from panini_arch.archs.arch_util import load_state_dict_file

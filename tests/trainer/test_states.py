@@ -8,13 +8,12 @@ import torch
 
 import panini_arch  # noqa: F401  (before basicsr: makes it importable)
 from basicsr.models.lr_scheduler import CosineAnnealingRestartLR
+from helpers import REPO, read_options
 from panini_arch.data.panini_degradation_dataset import PaniniDegradationDataset
 from panini_arch.models.option_checks import OptionError, check_options
 from panini_arch.trainer import checkpoint
 from panini_arch.trainer.checkpoint import NonFiniteWeightsError, TrainingStateError
-from panini_arch.utils.safe_load import ChecksumError, load_options, load_torch_file
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from panini_arch.utils.safe_load import ChecksumError, load_torch_file
 
 
 def save_state(folder, current_iter):
@@ -97,14 +96,14 @@ def test_extended_schedule_resumes_with_the_new_periods(caplog):
 
 
 def test_schedule_shorter_than_total_iter_is_an_option_error():
-    opt = load_options(os.path.join(REPO, 'options', 'train_panini_fr_tiny.yml'))
+    opt = read_options('train_panini_fr_tiny')
     opt['train']['total_iter'] = 64  # raised without the periods
     with pytest.raises(OptionError, match=r'train.scheduler.periods: sum to 32, fewer than train.total_iter=64'):
         check_options(opt)
 
 
 def test_dataset_draws_no_os_entropy_with_a_seeded_run():
-    opt = load_options(os.path.join(REPO, 'options', 'train_panini_fr_tiny.yml'))['datasets']['train']
+    opt = read_options('train_panini_fr_tiny')['datasets']['train']
     opt.update(dataroot_gt=os.path.join(REPO, opt['dataroot_gt']), meta_info=os.path.join(REPO, opt['meta_info']),
                phase='train')
     dataset = PaniniDegradationDataset(opt)

@@ -1,7 +1,7 @@
 """Training infrastructure in this process: states, atomic saves, sampler, backend, random streams, flags.
 
 The launches themselves (one process, kill/resume, torchrun, BasicSR's own train.py) are in
-``test_launchers.py``.
+``system/test_launchers.py``.
 """
 import os
 import random
@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import panini_arch.trainer  # noqa: F401  (applies the trainer fixes: parse_options accepts --local-rank)
-from conftest import sr_options, write_options
+from helpers import sr_options, write_options
 from panini_arch.trainer import checkpoint, patches
 from panini_arch.trainer.checkpoint import ResumableSampler, TrainingStateError
 
