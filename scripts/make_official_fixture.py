@@ -4,7 +4,7 @@ The authors' fixture (``fixture_mfr_io.pt``, ``fixture_sr_io.pt``: 16 + 13 MB, n
 holds ``{'input', 'output'}``: a seeded input and the output of their own ``Panini_MFR`` / ``Panini_SR``
 on rule-made weights (docs/official_weights.md, "Numerical check"). This script keeps, per network,
 what the tests need to compare a converted ``PaniniNet`` with that output, in
-``tests/data/official/fixture_<name>.pt`` (about 0.25 MB each):
+``tests/fixtures/official/fixture_<name>.pt`` (about 0.25 MB each):
 
 - ``input_seed``, ``input_shape``, ``input_sha256``: the input is exactly
   ``torch.rand(shape, generator=torch.Generator().manual_seed(seed)) * 2 - 1`` (checked here, bit for
@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 REPO = Path(__file__).resolve().parents[1]
-TARGET = REPO / 'tests' / 'data' / 'official'
+TARGET = REPO / 'tests' / 'fixtures' / 'official'
 INPUT_SEED = 2
 CROP = 64
 POOL = 16

@@ -1,8 +1,8 @@
-"""Random state dicts in the authors' checkpoint layouts, built from the key lists in tests/data/official.
+"""Random state dicts in the authors' checkpoint layouts, built from the key lists in tests/fixtures/official.
 
 ``rule_value`` is the rule of the authors' numerical fixture (FIXTURE.md, one seeded draw per key; see
 docs/official_weights.md), so the fixture's weights can be regenerated; ``official_file`` wraps a layout
-the way the released files do; ``fixture`` reads what tests/data/official keeps of the authors' output.
+the way the released files do; ``fixture`` reads what tests/fixtures/official keeps of the authors' output.
 
 FIXTURE.md's "BatchNorm module" test looks ``<module>.running_mean`` up among the JSON's keys, which all
 start with ``generator.``, while ``<module>`` comes from the key without that prefix: read literally, no
@@ -18,9 +18,10 @@ from pathlib import Path
 
 import torch
 
+from helpers import FIXTURES
 from panini_arch.archs import official_convert as oc
 
-KEY_LISTS = Path(__file__).parent / 'data' / 'official'
+KEY_LISTS = Path(FIXTURES) / 'official'
 BLUR = torch.tensor([1., 3., 3., 1.])
 
 
@@ -86,7 +87,7 @@ def official_file(state_dict, optimizer=True):
 
 
 def fixture(name):
-    """``tests/data/official/fixture_<name>.pt``: the input's seed and hash, float16 crops and statistics
+    """``tests/fixtures/official/fixture_<name>.pt``: the input's seed and hash, float16 crops and statistics
     of the authors' output (made by scripts/make_official_fixture.py)."""
     return torch.load(KEY_LISTS / f'fixture_{name}.pt', weights_only=True)
 

@@ -1,7 +1,7 @@
 """Time the conversion of a released-size Panini-FR checkpoint, and panini-restore on one aligned face.
 
 Builds, in a temporary folder, a file in the layout of the authors' ``panini_mfr_latest.pth``
-(about 1.5 GB): the generator and discriminator from the key lists in ``tests/data/official``,
+(about 1.5 GB): the generator and discriminator from the key lists in ``tests/fixtures/official``,
 a VGG16-sized ``perceptual_loss.*`` part, and Adam state (``exp_avg``, ``exp_avg_sq``) for every
 generator and discriminator parameter, as MMEditing saves it. Random weights.
 
@@ -22,7 +22,7 @@ import sys
 import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-KEYS = os.path.join(REPO, 'tests', 'data', 'official')
+KEYS = os.path.join(REPO, 'tests', 'fixtures', 'official')
 VGG16_FEATURES_22 = [(64, 3), (64, 64), (128, 64), (128, 128), (256, 128), (256, 256), (256, 256), (512, 256),
                      (512, 512), (512, 512)]
 
