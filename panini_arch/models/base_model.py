@@ -4,8 +4,8 @@
 
 * :meth:`~PaniniBaseModel.model_to_device`: ``DistributedDataParallel`` without ``device_ids`` on CPU
   (BasicSR always passes the current CUDA device).
-* :meth:`~PaniniBaseModel.load_network`: weights only, strict, finite
-  (:func:`panini_arch.utils.safe_load.load_network`).
+* :meth:`~PaniniBaseModel.load_network`: through the package's one weight loader
+  (:mod:`panini_arch.utils.weights`): weights only, strict unless ``strict_load_*`` says otherwise, finite.
 * :meth:`~PaniniBaseModel.save_network` / :meth:`~PaniniBaseModel.save_training_state` write through
   :func:`panini_arch.utils.atomic.atomic_save` (temporary file in the same folder, then ``os.replace``,
   a SHA-256 beside each file), keeping BasicSR's three tries and warnings. The same objects give the
@@ -43,7 +43,8 @@ from basicsr.utils.dist_util import master_only
 
 from ..utils.atomic import atomic_save
 from ..utils.option_spec import option_value
-from ..utils.safe_load import NonFiniteWeightsError, load_network, non_finite_keys
+from ..utils.safe_load import NonFiniteWeightsError, check_finite, load_torch_file, non_finite_keys
+from ..utils.weights import load_checked, select_state_dict
 
 SAVE_TRIES = 3
 RETRY_DELAY_S = 1
@@ -141,9 +142,30 @@ class PaniniBaseModel(BaseModel):
         return net
 
     def load_network(self, net, load_path, strict=True, param_key='params'):
-        """Load ``load_path`` into ``net``: weights only, NaN/inf refused
-        (:func:`panini_arch.utils.safe_load.load_network`)."""
-        load_network(self, net, load_path, strict, param_key)
+        """Load the ``param_key`` entry of ``load_path`` into ``net`` (BasicSR's signature and log lines).
+
+        ``params_ema`` falls back to ``params`` when absent; None: the file is the state dict. A ``module.``
+        prefix is removed. The file is read weights-only (checksum checked where one lies beside it); with
+        ``strict`` every missing, unexpected or mis-shaped key is listed (:func:`~panini_arch.utils.weights.
+        load_checked`), without it the differing keys are logged as BasicSR does. NaN or infinite weights
+        raise :class:`~panini_arch.utils.safe_load.NonFiniteWeightsError` naming the tensors.
+        """
+        logger = get_root_logger()
+        net = self.get_bare_model(net)
+        what = f'{net.__class__.__name__}'
+        checkpoint = load_torch_file(load_path)
+        if param_key is not None and param_key not in checkpoint and 'params' in checkpoint:
+            logger.info(f'Loading: {param_key} does not exist, use params.')
+            param_key = 'params'
+        state_dict = select_state_dict(checkpoint, param_key, load_path, what)
+        logger.info(f'Loading {what} model from {load_path}, with param key: [{param_key}].')
+        state_dict = {(k[7:] if k.startswith('module.') else k): v for k, v in state_dict.items()}
+        if strict:
+            load_checked(net, state_dict, load_path, what)
+            return
+        check_finite(state_dict, load_path, f'{what} weights')
+        self._print_different_keys_loading(net, state_dict, strict)
+        net.load_state_dict(state_dict, strict=False)
 
     @master_only
     def save_network(self, net, net_label, current_iter, param_key='params'):

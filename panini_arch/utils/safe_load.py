@@ -17,7 +17,6 @@
   a file that needs them raises :class:`UnsafeWeightsError` naming it. When a
   ``<file>.sha256`` lies beside the file (the trainer writes one with every
   checkpoint and state) the file must match it (:class:`ChecksumError`).
-  :func:`load_network` is BasicSR's ``BaseModel.load_network`` through it.
 """
 import hashlib
 import importlib
@@ -27,7 +26,6 @@ import zipfile
 
 import torch
 import yaml
-from basicsr.utils import get_root_logger
 
 PYTHON_TAG = 'tag:yaml.org,2002:python/'
 MAX_OPTIONS_BYTES = 1 << 20
@@ -221,27 +219,3 @@ def verify_checksum(path):
     if file_sha256(path) != expected:
         raise ChecksumError(f'{path} does not match its checksum {digest_path}: the file was changed or corrupted '
                             '(bit flip, partial copy) after it was saved')
-
-
-def load_network(self, net, load_path, strict=True, param_key='params'):
-    """BasicSR 1.4.2's ``BaseModel.load_network`` reading ``load_path`` with :func:`load_torch_file`.
-
-    ``param_key`` picks the entry (``params_ema`` falls back to ``params`` when absent; None: the
-    file is the state dict); a ``module.`` prefix is removed; ``strict`` as in ``load_state_dict``;
-    NaN or infinite weights raise :class:`NonFiniteWeightsError`.
-    """
-    logger = get_root_logger()
-    net = self.get_bare_model(net)
-    load_net = load_torch_file(load_path)
-    if param_key is not None:
-        if param_key not in load_net and 'params' in load_net:
-            param_key = 'params'
-            logger.info('Loading: params_ema does not exist, use params.')
-        if param_key not in load_net:
-            raise KeyError(f'{load_path} has no key {param_key!r}; found: {sorted(load_net)}')
-        load_net = load_net[param_key]
-    logger.info(f'Loading {net.__class__.__name__} model from {load_path}, with param key: [{param_key}].')
-    load_net = {(k[7:] if k.startswith('module.') else k): v for k, v in load_net.items()}
-    check_finite(load_net, load_path, f'{net.__class__.__name__} weights')
-    self._print_different_keys_loading(net, load_net, strict)
-    net.load_state_dict(load_net, strict=strict)
