@@ -136,8 +136,29 @@ def stats_distance(features, mean, cov):
     return float(calculate_fid(*gaussian(features), mean, cov))
 
 
+class InceptionSetMetric(SetMetric):
+    """Accumulates FID Inception features of the restored images and, when compared with them, of the GTs.
+
+    Args:
+        inception_path (str), device (str), extractor (callable | None): as :class:`FID`'s.
+        with_reference (bool): also extract the GT images' features.
+    """
+
+    def __init__(self, inception_path, device, extractor, with_reference=True):
+        self.extractor = extractor if extractor is not None else build_fid_inception(inception_path, device)
+        self.with_reference = with_reference
+        self.restored, self.reference = [], []
+        self.details = {}
+
+    def update_batch(self, imgs, imgs2, input_order='HWC', shared=None):
+        """Add restored images and their GTs (lists of BGR [0, 255] images)."""
+        self.restored.append(inception_features(self.extractor, imgs, input_order, shared))
+        if self.with_reference:
+            self.reference.append(inception_features(self.extractor, imgs2, input_order, shared))
+
+
 @METRIC_REGISTRY.register()
-class FID(SetMetric):
+class FID(InceptionSetMetric):
     """Frechet Inception Distance of restored images to their GT images or to precomputed statistics.
 
     Args:
@@ -157,26 +178,16 @@ class FID(SetMetric):
     def __init__(self, inception_path=None, reference_stats=None, min_samples=None, small_sample=False, device='auto',
                  extractor=None):
         self.stats = read_fid_stats(reference_stats) if reference_stats is not None else None
-        self.extractor = extractor if extractor is not None else build_fid_inception(inception_path, device)
+        super().__init__(inception_path, device, extractor, with_reference=self.stats is None)
         if min_samples is None:
             min_samples = PAPER_SAMPLES if self.stats is None else 2
         self.min_samples = min_samples
         self.small_sample = small_sample
-        self.restored, self.reference = [], []
-        self.details = {}
 
     @staticmethod
     def needs_gt(opt):
         """FID needs the GT set unless it compares with ``reference_stats``."""
         return opt.get('reference_stats') is None
-
-    def update_batch(self, imgs, imgs2, input_order='HWC', shared=None):
-        """Add restored images and their GTs (lists of BGR [0, 255] images)."""
-        restored = inception_features(self.extractor, imgs, input_order, shared)
-        reference = None if self.stats is not None else inception_features(self.extractor, imgs2, input_order, shared)
-        self.restored.append(restored)
-        if reference is not None:
-            self.reference.append(reference)
 
     def compute(self):
         """FID over all images added so far (lower is better)."""
@@ -228,7 +239,7 @@ def kernel_inception_distance(features, features2, subset_size=1000, subsets=100
 
 
 @METRIC_REGISTRY.register()
-class KID(SetMetric):
+class KID(InceptionSetMetric):
     """Kernel Inception Distance between restored images and their GT images (lower is better).
 
     Unbiased, so usable on small sets where FID is refused (at least 2 images).
@@ -243,17 +254,8 @@ class KID(SetMetric):
     """
 
     def __init__(self, inception_path=None, subset_size=1000, subsets=100, seed=2020, device='auto', extractor=None):
-        self.extractor = extractor if extractor is not None else build_fid_inception(inception_path, device)
+        super().__init__(inception_path, device, extractor)
         self.subset_size, self.subsets, self.seed = subset_size, subsets, seed
-        self.restored, self.reference = [], []
-        self.details = {}
-
-    def update_batch(self, imgs, imgs2, input_order='HWC', shared=None):
-        """Add restored images and their GTs (lists of BGR [0, 255] images)."""
-        restored = inception_features(self.extractor, imgs, input_order, shared)
-        reference = inception_features(self.extractor, imgs2, input_order, shared)
-        self.restored.append(restored)
-        self.reference.append(reference)
 
     def compute(self):
         """KID over all images added so far; ``details`` holds its standard deviation over subsets."""

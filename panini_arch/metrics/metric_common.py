@@ -12,7 +12,7 @@ import torch
 
 from basicsr.metrics.metric_util import reorder_image
 from panini_arch.utils.safe_load import UnsafeWeightsError, load_torch_file
-from panini_arch.utils.weights import load_checked, read_weights_file, select_state_dict
+from panini_arch.utils.weights import load_checked, read_weights_file, select_state_dict, strip_module_prefix
 
 
 class MetricNotComputed(Exception):
@@ -80,7 +80,7 @@ def load_metric_weights(module, path, key, metric, option, source):
         state = select_state_dict(read_weights_file(path, metric, source), key, path, metric)
         if not isinstance(state, dict) or not all(torch.is_tensor(value) for value in state.values()):
             raise RuntimeError('not a state dict of tensors')
-        state = {name[len('module.'):] if name.startswith('module.') else name: value for name, value in state.items()}
+        state = strip_module_prefix(state)
         return load_checked(module, state, path, metric)
     except (RuntimeError, KeyError, UnsafeWeightsError) as error:
         raise unusable_file(path, metric, option, source, error) from error

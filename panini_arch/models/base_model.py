@@ -44,7 +44,7 @@ from basicsr.utils.dist_util import master_only
 from ..utils.atomic import atomic_save
 from ..utils.option_spec import option_value
 from ..utils.safe_load import NonFiniteWeightsError, check_finite, load_torch_file, non_finite_keys
-from ..utils.weights import load_checked, select_state_dict
+from ..utils.weights import load_checked, select_state_dict, strip_module_prefix
 
 SAVE_TRIES = 3
 RETRY_DELAY_S = 1
@@ -159,7 +159,7 @@ class PaniniBaseModel(BaseModel):
             param_key = 'params'
         state_dict = select_state_dict(checkpoint, param_key, load_path, what)
         logger.info(f'Loading {what} model from {load_path}, with param key: [{param_key}].')
-        state_dict = {(k[7:] if k.startswith('module.') else k): v for k, v in state_dict.items()}
+        state_dict = strip_module_prefix(state_dict)
         if strict:
             load_checked(net, state_dict, load_path, what)
             return

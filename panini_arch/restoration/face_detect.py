@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..utils.optional import RETINAFACE_INSTALL, import_optional
-from ..utils.weights import load_checked, read_weights_file, select_state_dict
+from ..utils.weights import load_checked, read_weights_file, select_state_dict, strip_module_prefix
 
 Face = namedtuple('Face', ['box', 'score', 'landmarks'])
 Face.__doc__ = """One detection: box (4,) x0 y0 x1 y1, score in [0, 1], landmarks (5, 2) x y
@@ -202,7 +202,7 @@ def load_retinaface(weights_path, device):
                               weights_path, what)
     if not isinstance(state, dict):
         raise RuntimeError(f'{weights_path} holds no state dict: {what} takes {RETINAFACE_SOURCE}.')
-    state = {key[len('module.'):] if key.startswith('module.') else key: value for key, value in state.items()}
+    state = strip_module_prefix(state)
     retinaface = import_optional('facexlib.detection.retinaface', RETINAFACE_INSTALL, '--detector retinaface')
     network = RETINAFACE_FILES.get(os.path.basename(weights_path), 'resnet50')
     model = retinaface.RetinaFace(network_name=network, half=False, device=device)

@@ -91,6 +91,11 @@ def select_state_dict(checkpoint, key, path, what):
     return checkpoint[key]
 
 
+def strip_module_prefix(state_dict):
+    """``state_dict`` with the ``module.`` prefix of ``DataParallel``/DDP saves removed from its keys."""
+    return {key[len('module.'):] if key.startswith('module.') else key: value for key, value in state_dict.items()}
+
+
 def load_checked(module, state_dict, path, what):
     """:func:`check_state_dict`, then ``module.load_state_dict(state_dict, strict=True)``; returns ``module``."""
     check_state_dict(module, state_dict, path, what)
